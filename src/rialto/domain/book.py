@@ -24,13 +24,15 @@ class BookSide:
         self.levels: dict[int, dict[int, Order]] = {}
         self.totals: dict[int, int] = {}
         self.keys: list[int] = []
-        # Prices whose total changed during the current command, in first-touch order.
-        self.dirty: dict[int, None] = {}
+        # Levels touched during the current command -> their total before it, in touch order.
+        self.dirty: dict[int, int] = {}
 
     def add(self, order: Order) -> None:
         """Append ``order`` at the back of its price level."""
         price = order.price
         level = self.levels.get(price)
+        if price not in self.dirty:
+            self.dirty[price] = self.totals[price] if level else 0
         if level is None:
             self.levels[price] = {order.order_id: order}
             self.totals[price] = order.remaining
@@ -38,18 +40,22 @@ class BookSide:
         else:
             level[order.order_id] = order
             self.totals[price] += order.remaining
-        self.dirty[price] = None
 
     def remove(self, order: Order) -> None:
         """Take a resting ``order`` out of its level (its ``remaining`` is still on the level)."""
         price = order.price
+        self.touch(price)
         level = self.levels[price]
         del level[order.order_id]
         if level:
             self.totals[price] -= order.remaining
         else:
             self.drop_level(price)
-        self.dirty[price] = None
+
+    def touch(self, price: int) -> None:
+        """Remember a level's total before the current command first changes it."""
+        if price not in self.dirty:
+            self.dirty[price] = self.totals.get(price, 0)
 
     def drop_level(self, price: int) -> None:
         del self.levels[price]

@@ -70,7 +70,7 @@ EXPIRED_IN_MATCH = OrderStatus.EXPIRED_IN_MATCH
 TRADING = MarketStatus.TRADING
 # Orders that take liquidity at any price once active.
 MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
-_NO_LIMIT = -(1 << 126)
+_NO_LIMIT = -(1 << 200)
 
 
 class EngineError(RuntimeError):
@@ -96,6 +96,7 @@ class MatchingEngine:
         # Pending stops as sort keys; the next to trigger is last.
         self._stops_fall: list[tuple[int, int]] = []  # (stop, -order_id)
         self._stops_rise: list[tuple[int, int]] = []  # (-stop, -order_id)
+        self._triggered: list[tuple[int, int]] = []  # (order id, trigger price), this command
         self.next_order_id = 1
         self.next_trade_id = 1
         self.update_id = 0  # id of the last BookDelta emitted
@@ -163,9 +164,8 @@ class MatchingEngine:
             self._add_stop(o)
             self.orders[oid] = o
             return ev
-        last = self.last_price
         self._execute(o, c.seq, c.ts, ev)
-        if self.last_price != last:
+        if self._triggered:
             self._run_stops(c.seq, c.ts, ev)
         self._flush(ev)
         return ev
@@ -217,10 +217,10 @@ class MatchingEngine:
             # Same price, no larger: keeps its place in the queue.
             cut = old_qty - qty
             if cut:
+                book.touch(price)
                 o.qty = qty
                 o.remaining -= cut
                 book.totals[price] -= cut
-                book.dirty[price] = None
             ev.append(
                 OrderAmended(
                     seq,
@@ -260,9 +260,8 @@ class MatchingEngine:
                 False,
             )
         )
-        last = self.last_price
         self._execute(o, seq, ts, ev)
-        if self.last_price != last:
+        if self._triggered:
             self._run_stops(seq, ts, ev)
         self._flush(ev)
         return ev
@@ -353,7 +352,10 @@ class MatchingEngine:
             o.status = EXPIRED
             self._finish(o, seq, ts, ev)
             return
+        first, before = self.next_trade_id, self.last_price
         traded = self._match(o, limit, seq, ts, ev)
+        if traded and (self._stops_fall or self._stops_rise):
+            self._collect_triggered(ev, first, before)
         if o.status is EXPIRED_IN_MATCH:
             self._finish(o, seq, ts, ev)
         elif o.qty == 0:  # market order sized by quote amount
@@ -398,6 +400,8 @@ class MatchingEngine:
             if want <= 0:
                 break
             level = levels[price]
+            if price not in dirty:
+                dirty[price] = totals[price]
             done: list[Order] = []
             level_fill = 0
             stop = False
@@ -462,7 +466,6 @@ class MatchingEngine:
                 if m.client_order_id:
                     del client_ids[(m.user_id, m.client_order_id)]
             if level_fill:
-                dirty[price] = None
                 if level:
                     totals[price] -= level_fill
                 else:
@@ -562,38 +565,55 @@ class MatchingEngine:
             stops, key = self._stops_rise, (-o.stop_price, -o.order_id)
         del stops[bisect_left(stops, key)]
 
-    def _next_triggered(self) -> Order | None:
-        last = self.last_price
+    def _collect_triggered(self, ev: list[Event], first_trade_id: int, before: int) -> None:
+        """Queue the stops that the taker's trades (ids from ``first_trade_id``) reached.
+
+        Queued in the order the price path (from ``before``, the last price before
+        these trades, through each trade) reached them: by the first trade reaching the
+        stop, then the stop nearer to where that move started (highest on a fall, lowest
+        on a rise; all equal before the symbol's first trade), then the older order.
+        Once queued, a stop runs even if the price moves back.
+        """
+        prices = [e.price for e in ev if type(e) is Trade and e.trade_id >= first_trade_id]
+        low, high = min(prices), max(prices)
+        reached: list[tuple[int, int, int, int]] = []  # (trade index, nearness, id, price)
         fall, rise = self._stops_fall, self._stops_rise
-        f = fall[-1] if fall and fall[-1][0] >= last else None
-        r = rise[-1] if rise and -rise[-1][0] <= last else None
-        # Both directions ready at once: the older order goes first.
-        if f is not None and (r is None or f[1] > r[1]):
-            fall.pop()
-            return self.orders[-f[1]]
-        if r is not None:
-            rise.pop()
-            return self.orders[-r[1]]
-        return None
+        while fall and fall[-1][0] >= low:
+            stop, neg_id = fall.pop()
+            i = next(i for i, p in enumerate(prices) if p <= stop)
+            start = prices[i - 1] if i else before
+            reached.append((i, start - stop if start else 0, -neg_id, prices[i]))
+        while rise and -rise[-1][0] <= high:
+            neg_stop, neg_id = rise.pop()
+            i = next(i for i, p in enumerate(prices) if p >= -neg_stop)
+            start = prices[i - 1] if i else before
+            reached.append((i, -neg_stop - start if start else 0, -neg_id, prices[i]))
+        reached.sort()
+        self._triggered.extend((oid, price) for _, _, oid, price in reached)
 
     def _run_stops(self, seq: int, ts: int, ev: list[Event]) -> None:
-        while (o := self._next_triggered()) is not None:
-            del self.orders[o.order_id]
-            ev.append(StopTriggered(seq, ts, o.order_id, o.user_id, o.stop_price, self.last_price))
+        """Run queued stops in order; trades they make may queue more (a cascade)."""
+        queue = self._triggered
+        while queue:
+            oid, price = queue.pop(0)
+            o = self.orders.pop(oid)
+            ev.append(StopTriggered(seq, ts, oid, o.user_id, o.stop_price, price))
             self._execute(o, seq, ts, ev)
 
     # --- market data ------------------------------------------------------
 
     def _flush(self, ev: list[Event]) -> None:
-        """Emit one BookDelta per level this command touched, with contiguous update ids."""
+        """One BookDelta per level whose total this command changed; contiguous update ids."""
         for book in (self.bids, self.asks):
             dirty = book.dirty
             if dirty:
                 uid = self.update_id
                 totals, side = book.totals, book.side
-                for price in dirty:
-                    uid += 1
-                    ev.append(BookDelta(uid, side, price, totals.get(price, 0)))
+                for price, before in dirty.items():
+                    now = totals.get(price, 0)
+                    if now != before:
+                        uid += 1
+                        ev.append(BookDelta(uid, side, price, now))
                 self.update_id = uid
                 dirty.clear()
 
@@ -648,14 +668,23 @@ class MatchingEngine:
             engine.status = MarketStatus(state["status"])
             for name in ("next_order_id", "next_trade_id", "update_id", "last_price", "last_seq"):
                 setattr(engine, name, int(state[name]))
-            for row in state["bids"] + state["asks"]:
-                o = Order.from_row(row)
-                engine._index(o)
-                engine._book_of(o).add(o)
-            for row in state["stops"]:
-                o = Order.from_row(row)
-                engine._index(o)
-                engine._add_stop(o)
+            for side, key in ((BUY, "bids"), (SELL, "asks"), (None, "stops")):
+                for row in state[key]:
+                    o = Order.from_row(row)
+                    if o.order_id in engine.orders or not 0 < o.order_id < engine.next_order_id:
+                        raise EngineError(f"bad or duplicate order id {o.order_id}")
+                    engine._index(o)
+                    if side is None:
+                        if o.order_type not in STOP_TYPES:
+                            raise EngineError(f"order {o.order_id} is not a stop order")
+                        engine._add_stop(o)
+                    elif o.side is not side or o.remaining <= 0 or o.price <= 0:
+                        raise EngineError(f"order {o.order_id} cannot rest among the {key}")
+                    else:
+                        engine._book_of(o).add(o)
+            bid, ask = engine.bids.best(), engine.asks.best()
+            if bid is not None and ask is not None and bid >= ask:
+                raise EngineError("the restored book is crossed")
         except EngineError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

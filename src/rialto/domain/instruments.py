@@ -160,7 +160,7 @@ class Instrument:
         return cls(**kwargs)
 
 
-_NO_CAP = 10**30
+_NO_CAP = 10**60  # above any legal wire number in any unit
 
 
 def _positive(text: str, name: str) -> Fixed:

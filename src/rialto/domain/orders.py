@@ -148,6 +148,8 @@ class Order:
     def from_row(cls, row: list[object]) -> Order:
         order = cls.__new__(cls)
         for name, value in zip(_ROW, row, strict=True):
+            if name in _INT_FIELDS and (type(value) is not int):
+                raise ValueError(f"order field {name} must be an integer, got {value!r}")
             setattr(order, name, value)
         order.side = Side(order.side)
         order.order_type = OrderType(order.order_type)
@@ -181,4 +183,19 @@ _ROW = (
     "filled",
     "filled_quote",
     "status",
+)
+_INT_FIELDS = frozenset(
+    {
+        "order_id",
+        "user_id",
+        "price",
+        "qty",
+        "quote_qty",
+        "stop_price",
+        "seq",
+        "ts",
+        "remaining",
+        "filled",
+        "filled_quote",
+    }
 )
