@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports the services use (SQL, journal, cache, chains...)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first (file names start with the revision number)."""
