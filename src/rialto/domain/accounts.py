@@ -126,25 +126,14 @@ class Accounts:
                 f"{instrument.symbol}: tick x step ({instrument.notional_unit}) is finer than "
                 f"{quote.symbol}'s {quote.decimals} decimals"
             )
-        terms = MarketTerms(
-            instrument,
-            base,
-            quote,
-            base_per_lot,
-            quote_per_unit,
-            parse_signed_fixed(instrument.maker_fee, "maker_fee"),
-            parse_signed_fixed(instrument.taker_fee, "taker_fee"),
-        )
+        maker, taker = _rates(instrument.maker_fee, instrument.taker_fee)
+        terms = MarketTerms(instrument, base, quote, base_per_lot, quote_per_unit, maker, taker)
         self.markets[instrument.symbol] = terms
         return terms
 
     def set_tier(self, name: str, maker_fee: str, taker_fee: str) -> None:
         """A fee tier overriding the markets' rates (a maker rate may be zero or negative)."""
-        maker = parse_signed_fixed(maker_fee, "maker_fee")
-        taker = parse_signed_fixed(taker_fee, "taker_fee")
-        if taker.mantissa < 0:
-            raise AccountsError("a taker fee may not be negative")
-        self.tiers[name] = (maker, taker)
+        self.tiers[name] = _rates(maker_fee, taker_fee)
 
     def assign_tier(self, user_id: int, name: str) -> None:
         if name and name not in self.tiers:
@@ -211,12 +200,15 @@ class Accounts:
     ) -> Result:
         self._asset(asset)
         _positive(amount)
-        if self._seen(stream, seq, commit=False) or withdrawal_id in self.withdrawals:
+        if self._seen(stream, seq, commit=False) or withdrawal_id <= self.high.get(
+            _WITHDRAWAL_IDS, 0
+        ):
             return DUPLICATE
         bal = self._existing(user_id, asset)
         if bal[0] < amount:
             return INSUFFICIENT
         self.high[stream] = seq
+        self.high[_WITHDRAWAL_IDS] = withdrawal_id
         bal = self._bal(user_id, asset)
         bal[0] -= amount
         self._sys(PENDING, asset, amount)
@@ -278,7 +270,9 @@ class Accounts:
         m = self.markets.get(symbol)
         if m is None:
             raise AccountsError(f"unknown market {symbol}")
-        if self._seen(stream, seq, commit=False) or hold_id in self.holds:
+        if price < 0 or qty < 0 or quote < 0:
+            raise AccountsError("order sizes and prices are never negative")
+        if self._seen(stream, seq, commit=False) or hold_id <= self.high.get(_HOLD_IDS, 0):
             return DUPLICATE
         if side is BUY:
             asset = m.quote.symbol
@@ -302,6 +296,7 @@ class Accounts:
         elif bal[0] < need:
             return INSUFFICIENT
         self.high[stream] = seq
+        self.high[_HOLD_IDS] = hold_id
         bal = self._bal(user_id, asset)
         bal[0] -= need
         bal[1] += need
@@ -324,6 +319,8 @@ class Accounts:
 
         Idempotent per (symbol, side): trade ids of a symbol arrive in increasing order.
         """
+        if price <= 0 or qty <= 0:
+            raise AccountsError(f"trade {symbol}:{trade_id} has no positive price and quantity")
         key = f"t:{symbol}:{side}"
         if trade_id <= self.high.get(key, 0):
             return DUPLICATE
@@ -503,6 +500,20 @@ class Accounts:
         if tier is None:
             return m.maker_fee, m.taker_fee
         return self.tiers[tier]
+
+
+_HOLD_IDS = "#hold_ids"  # high-water marks of ids that must only grow
+_WITHDRAWAL_IDS = "#withdrawal_ids"
+
+
+def _rates(maker_fee: str, taker_fee: str) -> tuple[Fixed, Fixed]:
+    """Maker and taker rates: the taker's in [0, 1), the maker's in (-1, 1) (negative: rebate)."""
+    maker = parse_signed_fixed(maker_fee, "maker_fee")
+    taker = parse_signed_fixed(taker_fee, "taker_fee")
+    one = pow10(maker.scale)
+    if not 0 <= taker.mantissa < pow10(taker.scale) or not -one < maker.mantissa < one:
+        raise AccountsError(f"fee rates out of range: maker {maker_fee}, taker {taker_fee}")
+    return maker, taker
 
 
 def _fee(amount: int, rate: Fixed) -> int:
