@@ -287,12 +287,15 @@ class MatchingEngine:
             if c.price:
                 return Reject.INVALID_ORDER
             if c.quote_qty:
-                # Sized by quote amount: plain MARKET only, never together with a quantity.
-                if c.qty or t is not MARKET:
+                # A quote amount: plain MARKET only. Alone it sizes the order; beside a
+                # quantity it caps what the order may spend or receive (funds held).
+                if t is not MARKET or c.quote_qty < 0:
                     return Reject.INVALID_ORDER
-                if c.quote_qty < 0 or c.quote_qty < ins.min_notional_units:
+                if not c.qty and c.quote_qty < ins.min_notional_units:
                     return Reject.NOTIONAL
-            elif not ins.market_min_lots <= c.qty <= ins.market_max_lots:
+            if (c.qty or not c.quote_qty) and not (
+                ins.market_min_lots <= c.qty <= ins.market_max_lots
+            ):
                 return Reject.MARKET_LOT_SIZE
         else:
             if c.quote_qty:
@@ -390,13 +393,18 @@ class MatchingEngine:
         orders, client_ids = self.orders, self._client_ids
         append = ev.append
         uid, stp, tside, toid = t.user_id, t.stp, t.side, t.order_id
+        capped = t.quote_qty > 0
         by_quote = t.qty == 0
         budget = t.quote_qty - t.filled_quote
         traded = False
         last_price = 0
         while keys and keys[-1] >= lk:
             price = sign * keys[-1]
-            want = budget // price if by_quote else t.remaining
+            want = t.remaining
+            if capped:
+                afford = budget // price
+                if by_quote or afford < want:
+                    want = afford
             if want <= 0:
                 break
             level = levels[price]
