@@ -1,0 +1,1 @@
+"""The imperative shell: journals, shards, snapshots, recovery and the composition root."""
