@@ -496,7 +496,6 @@ def test_invalid_order_combinations(ex):
     ex.sell(MAKER, 100, 5)
     cases = [
         {"order_type": MARKET, "qty": 1, "price": 100},  # market with a price
-        {"order_type": OrderType.STOP_LOSS, "qty": 1, "quote_qty": 100, "stop_price": 90},
         {"order_type": LIMIT, "qty": 1, "price": 100, "quote_qty": 100},  # limit by quote
         {"order_type": LIMIT, "qty": 1, "price": 100, "stop_price": 90},  # stop on a limit
         {"order_type": MARKET, "qty": 1, "stop_price": 90},  # stop on a market

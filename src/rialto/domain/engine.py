@@ -273,6 +273,10 @@ class MatchingEngine:
 
     # --- checks -----------------------------------------------------------
 
+    def check_place(self, c: PlaceOrder) -> Reject | None:
+        """Why ``place(c)`` would be refused right now, or None (changes nothing)."""
+        return self._check_place(c, self.instrument.default_stp if c.stp is None else c.stp)
+
     def _check_place(self, c: PlaceOrder, stp: SelfTradePrevention) -> Reject | None:
         ins = self.instrument
         if self.status is not TRADING:
@@ -287,9 +291,9 @@ class MatchingEngine:
             if c.price:
                 return Reject.INVALID_ORDER
             if c.quote_qty:
-                # A quote amount: plain MARKET only. Alone it sizes the order; beside a
-                # quantity it caps what the order may spend or receive (funds held).
-                if t is not MARKET or c.quote_qty < 0:
+                # Alone, a quote amount sizes a plain MARKET order; beside a quantity it
+                # caps what a market-type order may spend or receive (the funds held).
+                if c.quote_qty < 0 or (t is not MARKET and not c.qty):
                     return Reject.INVALID_ORDER
                 if not c.qty and c.quote_qty < ins.min_notional_units:
                     return Reject.NOTIONAL

@@ -20,6 +20,7 @@ class Reject(StrEnum):
     AMEND_NOT_ALLOWED = "AMEND_NOT_ALLOWED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     PRECISION = "PRECISION"
+    INVALID_SYMBOL = "INVALID_SYMBOL"
 
 
 # (code, msg) exactly as Binance words them; ccxt maps several of them by text.
@@ -41,6 +42,7 @@ BINANCE_ERRORS: dict[Reject, tuple[int, str]] = {
     Reject.AMEND_NOT_ALLOWED: (-2038, "Order amend rejected: the order cannot be amended."),
     Reject.INSUFFICIENT_BALANCE: (-2010, "Account has insufficient balance for requested action."),
     Reject.PRECISION: (-1111, "Precision is over the maximum defined for this asset."),
+    Reject.INVALID_SYMBOL: (-1121, "Invalid symbol."),
 }
 
 

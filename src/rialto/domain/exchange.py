@@ -1,0 +1,319 @@
+"""The whole exchange as one deterministic state machine: the funds flow.
+
+A new order goes to its user's accounts shard (hold), then to its symbol's matching
+engine (match); the engine's events go back to the accounts shards of every user
+involved (each side of a trade settles, a finished order releases the rest of its
+hold). Embedded mode journals the requests to this machine in one sequence; the
+same shard code serves the distributed mode, where each shard has its own log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, NamedTuple
+
+from rialto.domain import commands as cmd
+from rialto.domain import requests as req
+from rialto.domain.accounts import Accounts, AccountsError, Result
+from rialto.domain.assets import Asset
+from rialto.domain.engine import MatchingEngine
+from rialto.domain.events import (
+    Event,
+    OrderAccepted,
+    OrderRejected,
+    OrderUpdate,
+    Trade,
+)
+from rialto.domain.instruments import Instrument
+from rialto.domain.orders import FINAL_STATUSES, OrderType, Side
+from rialto.domain.postings import Posting
+from rialto.domain.rejects import Reject
+
+SNAPSHOT_VERSION = 1
+BUY = Side.BUY
+MARKET = OrderType.MARKET
+# Types that trade without a limit price once active: their buys cannot be priced ahead.
+_UNPRICED = frozenset({OrderType.MARKET, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
+
+
+class Outcome(NamedTuple):
+    """What one request did: ``reject`` is None when it was carried out."""
+
+    seq: int
+    ts: int
+    symbol: str
+    reject: Reject | None
+    order_id: int
+    events: list[Event | Posting]
+    detail: str = ""
+
+
+class Exchange:
+    """Accounts shards (users by ``user_id % shards``) and one matching engine per symbol."""
+
+    def __init__(self, shards: int = 1) -> None:
+        if shards < 1:
+            raise ValueError("at least one accounts shard")
+        self.accounts = [Accounts() for _ in range(shards)]
+        self.engines: dict[str, MatchingEngine] = {}
+        self.order_holds: dict[str, dict[int, int]] = {}  # symbol -> order id -> hold id
+        self.last_seq = 0
+
+    def shard(self, user_id: int) -> Accounts:
+        return self.accounts[user_id % len(self.accounts)]
+
+    # --- requests ---------------------------------------------------------
+
+    def apply(self, seq: int, ts: int, r: req.Request) -> Outcome:
+        if seq <= self.last_seq:
+            raise ValueError(f"request seq {seq} is not after {self.last_seq}")
+        out = self._dispatch(seq, ts, r)
+        self.last_seq = seq  # only once carried out: a request that raised changed nothing
+        return out
+
+    def _dispatch(self, seq: int, ts: int, r: req.Request) -> Outcome:
+        t = type(r)
+        if t is req.NewOrder:
+            return self._new_order(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.CancelOrder:
+            return self._cancel(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.AmendOrder:
+            return self._amend(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.CancelAllOrders:
+            return self._cancel_all(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.Deposit:
+            return self._deposit(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.Adjust:
+            return self._adjust(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.AddAsset:
+            return self._add_asset(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.AddMarket:
+            return self._add_market(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.SetMarketStatus:
+            return self._set_status(seq, ts, r)  # type: ignore[arg-type]
+        raise TypeError(f"not an exchange request: {r!r}")
+
+    def _new_order(self, seq: int, ts: int, r: req.NewOrder) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        place = cmd.PlaceOrder(
+            seq,
+            ts,
+            r.user_id,
+            r.side,
+            r.order_type,
+            r.qty,
+            r.price,
+            r.tif,
+            r.quote_qty,
+            r.stop_price,
+            r.client_order_id,
+            r.stp,
+        )
+        reason = engine.check_place(place)
+        if reason is not None:
+            return _refused(seq, ts, r.symbol, reason)
+        accounts = self.shard(r.user_id)
+        terms = accounts.markets[r.symbol]
+        whole = r.order_type in _UNPRICED and (r.quote_qty if r.side is BUY else r.qty) == 0
+        if whole:
+            # Cannot be priced ahead: hold the whole free balance and cap the order by it.
+            asset, unit = (
+                (terms.quote.symbol, terms.quote_per_unit)
+                if r.side is BUY
+                else (terms.base.symbol, terms.base_per_lot)
+            )
+            if accounts.balance(r.user_id, asset)[0] < unit:
+                return _refused(seq, ts, r.symbol, Reject.INSUFFICIENT_BALANCE)
+        held = self._hold(accounts, seq, ts, place, r.symbol)
+        if not held.ok:
+            return _refused(seq, ts, r.symbol, held.reason or Reject.INSUFFICIENT_BALANCE)
+        if whole:
+            if r.side is BUY:
+                place = place._replace(quote_qty=held.held // terms.quote_per_unit)
+            else:
+                place = place._replace(qty=held.held // terms.base_per_lot)
+        out: list[Event | Posting] = list(held.postings)
+        events = engine.place(place)
+        order_id = 0
+        first = events[0]
+        if type(first) is OrderAccepted:
+            order_id = first.order_id
+            self.order_holds.setdefault(r.symbol, {})[order_id] = seq
+        else:
+            out.extend(accounts.release(ts, seq).postings)
+        self._route(r.symbol, ts, events, out)
+        reject = first.reason if type(first) is OrderRejected else None
+        return Outcome(seq, ts, r.symbol, reject, order_id, out)
+
+    def _hold(
+        self, accounts: Accounts, seq: int, ts: int, place: cmd.PlaceOrder, symbol: str
+    ) -> Result:
+        terms = accounts.markets.get(symbol)
+        if terms is None:
+            raise AccountsError(f"market {symbol} is not known to the accounts")
+        side, qty = place.side, place.qty
+        if side is BUY:
+            if place.order_type in _UNPRICED:
+                quote = place.quote_qty * terms.quote_per_unit
+                return accounts.hold_order(
+                    "x", seq, ts, seq, place.user_id, symbol, side, quote=quote
+                )
+            return accounts.hold_order(
+                "x", seq, ts, seq, place.user_id, symbol, side, price=place.price, qty=qty
+            )
+        return accounts.hold_order("x", seq, ts, seq, place.user_id, symbol, side, qty=qty)
+
+    def _cancel(self, seq: int, ts: int, r: req.CancelOrder) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = engine.cancel(cmd.CancelOrder(seq, ts, r.user_id, r.order_id, r.client_order_id))
+        return self._engine_outcome(seq, ts, r.symbol, events)
+
+    def _cancel_all(self, seq: int, ts: int, r: req.CancelAllOrders) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        return self._engine_outcome(
+            seq, ts, r.symbol, engine.cancel_all(cmd.CancelAll(seq, ts, r.user_id))
+        )
+
+    def _amend(self, seq: int, ts: int, r: req.AmendOrder) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        o = engine.orders.get(r.order_id)
+        hold_id = self.order_holds.get(r.symbol, {}).get(r.order_id)
+        if o is not None and o.user_id == r.user_id and hold_id is not None:
+            # The hold must still cover the amended order: a buy may not go above the
+            # price it was held at, and a larger quantity must fit in what is held.
+            h = self.shard(r.user_id).holds[hold_id]
+            terms = self.shard(r.user_id).markets[r.symbol]
+            price = r.price or o.price
+            left = (r.qty or o.qty) - o.filled
+            if o.side is BUY:
+                short = price > h.price or left * h.price * terms.quote_per_unit > h.amount
+            else:
+                short = left * terms.base_per_lot > h.amount
+            if short:
+                return _refused(seq, ts, r.symbol, Reject.INSUFFICIENT_BALANCE, r.order_id)
+        events = engine.amend(cmd.AmendOrder(seq, ts, r.user_id, r.order_id, r.price, r.qty))
+        return self._engine_outcome(seq, ts, r.symbol, events)
+
+    def _engine_outcome(self, seq: int, ts: int, symbol: str, events: list[Event]) -> Outcome:
+        out: list[Event | Posting] = []
+        self._route(symbol, ts, events, out)
+        first = events[0]
+        if type(first) is OrderRejected:
+            return Outcome(seq, ts, symbol, first.reason, first.order_id, out)
+        order_id = getattr(first, "order_id", 0)
+        return Outcome(seq, ts, symbol, None, order_id, out)
+
+    def _route(self, symbol: str, ts: int, events: list[Event], out: list[Event | Posting]) -> None:
+        """Settle every trade on both sides and release the holds of finished orders."""
+        holds = self.order_holds.get(symbol, {})
+        for e in events:
+            out.append(e)
+            t = type(e)
+            if t is Trade:
+                tr: Trade = e  # type: ignore[assignment]
+                maker_buys = tr.taker_side is not BUY
+                buyer_id, seller_id = (
+                    (tr.maker_order_id, tr.taker_order_id)
+                    if maker_buys
+                    else (tr.taker_order_id, tr.maker_order_id)
+                )
+                buyer, seller = (
+                    (tr.maker_user_id, tr.taker_user_id)
+                    if maker_buys
+                    else (tr.taker_user_id, tr.maker_user_id)
+                )
+                for user, order_id, side, is_maker in (
+                    (buyer, buyer_id, Side.BUY, maker_buys),
+                    (seller, seller_id, Side.SELL, not maker_buys),
+                ):
+                    res = self.shard(user).settle(
+                        symbol, tr.trade_id, ts, holds[order_id], side, is_maker, tr.price, tr.qty
+                    )
+                    out.extend(res.postings)
+            elif t is OrderUpdate:
+                up: OrderUpdate = e  # type: ignore[assignment]
+                if up.status in FINAL_STATUSES:
+                    hold_id = holds.pop(up.order_id)
+                    out.extend(self.shard(up.user_id).release(ts, hold_id).postings)
+
+    # --- money and configuration -----------------------------------------
+
+    def _deposit(self, seq: int, ts: int, r: req.Deposit) -> Outcome:
+        res = self.shard(r.user_id).deposit("x", seq, ts, r.user_id, r.asset, r.amount)
+        return Outcome(seq, ts, "", res.reason, 0, list(res.postings))
+
+    def _adjust(self, seq: int, ts: int, r: req.Adjust) -> Outcome:
+        res = self.shard(r.user_id).adjust("x", seq, ts, r.user_id, r.asset, r.amount, r.reason)
+        return Outcome(seq, ts, "", res.reason, 0, list(res.postings))
+
+    def _add_asset(self, seq: int, ts: int, r: req.AddAsset) -> Outcome:
+        asset = Asset(r.symbol, r.decimals)
+        for accounts in self.accounts:
+            accounts.add_asset(asset)
+        return Outcome(seq, ts, "", None, 0, [])
+
+    def _add_market(self, seq: int, ts: int, r: req.AddMarket) -> Outcome:
+        instrument = Instrument.from_dict(dict(r.spec))
+        if instrument.symbol in self.engines:
+            raise AccountsError(f"market {instrument.symbol} exists")
+        for accounts in self.accounts:
+            accounts.add_market(instrument)
+        self.engines[instrument.symbol] = MatchingEngine(instrument)
+        return Outcome(seq, ts, instrument.symbol, None, 0, [])
+
+    def _set_status(self, seq: int, ts: int, r: req.SetMarketStatus) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = engine.set_status(cmd.SetMarketStatus(seq, ts, r.status))
+        return Outcome(seq, ts, r.symbol, None, 0, list(events))
+
+    # --- snapshots --------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        state: dict[str, Any] = {
+            "version": SNAPSHOT_VERSION,
+            "last_seq": self.last_seq,
+            "accounts": [json.loads(a.snapshot()) for a in self.accounts],
+            "engines": {s: json.loads(e.snapshot()) for s, e in sorted(self.engines.items())},
+            "order_holds": {
+                s: sorted([o, h] for o, h in m.items()) for s, m in sorted(self.order_holds.items())
+            },
+        }
+        return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+
+    def state_hash(self) -> str:
+        return hashlib.sha256(self.snapshot()).hexdigest()
+
+    @classmethod
+    def restore(cls, data: bytes) -> Exchange:
+        try:
+            state = json.loads(data)
+            if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
+                raise AccountsError("not an exchange snapshot of a known version")
+            ex = cls(len(state["accounts"]))
+            ex.last_seq = int(state["last_seq"])
+            ex.accounts = [Accounts.restore(json.dumps(a).encode()) for a in state["accounts"]]
+            ex.engines = {
+                s: MatchingEngine.restore(json.dumps(e, sort_keys=True).encode())
+                for s, e in state["engines"].items()
+            }
+            ex.order_holds = {
+                s: {int(o): int(h) for o, h in pairs} for s, pairs in state["order_holds"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AccountsError(f"corrupt exchange snapshot: {exc}") from exc
+        return ex
+
+
+def _refused(seq: int, ts: int, symbol: str, reason: Reject, order_id: int = 0) -> Outcome:
+    return Outcome(seq, ts, symbol, reason, order_id, [])

@@ -1,0 +1,87 @@
+"""Commands to the whole exchange, as the sequencer journals them. Integers only.
+
+Prices are in ticks, quantities in lots, ``quote_qty`` in notional units of the
+symbol (see :mod:`rialto.domain.instruments`), asset amounts in minor units.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rialto.domain.orders import MarketStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+
+
+class NewOrder(NamedTuple):
+    user_id: int
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: int = 0
+    price: int = 0
+    tif: TimeInForce = TimeInForce.GTC
+    quote_qty: int = 0
+    stop_price: int = 0
+    client_order_id: str = ""
+    stp: SelfTradePrevention | None = None
+
+
+class CancelOrder(NamedTuple):
+    user_id: int
+    symbol: str
+    order_id: int = 0
+    client_order_id: str = ""
+
+
+class CancelAllOrders(NamedTuple):
+    user_id: int
+    symbol: str
+
+
+class AmendOrder(NamedTuple):
+    user_id: int
+    symbol: str
+    order_id: int
+    price: int = 0
+    qty: int = 0
+
+
+class Deposit(NamedTuple):
+    user_id: int
+    asset: str
+    amount: int
+
+
+class Adjust(NamedTuple):
+    user_id: int
+    asset: str
+    amount: int
+    reason: str
+
+
+class AddAsset(NamedTuple):
+    symbol: str
+    decimals: int
+
+
+class AddMarket(NamedTuple):
+    """A new market; ``spec`` is ``Instrument.to_dict()`` as sorted (key, value) pairs."""
+
+    spec: tuple[tuple[str, object], ...]
+
+
+class SetMarketStatus(NamedTuple):
+    symbol: str
+    status: MarketStatus
+
+
+Request = (
+    NewOrder
+    | CancelOrder
+    | CancelAllOrders
+    | AmendOrder
+    | Deposit
+    | Adjust
+    | AddAsset
+    | AddMarket
+    | SetMarketStatus
+)

@@ -1,0 +1,223 @@
+"""The embedded runtime: a sequencer in front of the exchange state machine and its journal.
+
+Requests are queued; the sequencer takes what is queued as one batch, stamps each
+request with its seq and time, applies it to the :class:`Exchange` in memory, and
+hands the batch's records to the journal, whose group commit fsyncs them. The next
+batch is applied while that one is written. Nothing leaves the node -- no reply to a
+caller, no event to a subscriber -- before the journal says the batch is durable, so
+every acknowledged request survives a ``kill -9`` and nothing unacknowledged is seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rialto.adapters.journal.file import FileJournal
+from rialto.domain.exchange import Exchange, Outcome
+from rialto.domain.requests import Request
+from rialto.runtime.codec import encode
+from rialto.runtime.recovery import SHARD, recover
+from rialto.runtime.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[list[Outcome]], None]
+# A journal write in flight: its future, the replies it carries, or a snapshot to save after it.
+_Inflight = tuple[asyncio.Future[int], list[tuple[asyncio.Future[Outcome], Outcome]], bytes | None]
+
+
+class RequestError(ValueError):
+    """A request the exchange cannot carry out at all (not journaled, nothing changed)."""
+
+
+class NodeStopped(RuntimeError):
+    """The node is closed, or its journal failed: nothing more is accepted."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    def __init__(
+        self,
+        journal: FileJournal,
+        snapshots: SnapshotStore,
+        exchange: Exchange,
+        clock: Callable[[], int] = wall_clock_ms,
+        snapshot_every: int = 100_000,
+    ) -> None:
+        self.journal = journal
+        self.snapshots = snapshots
+        self.exchange = exchange
+        self.clock = clock
+        self.snapshot_every = snapshot_every
+        self.durable_seq = exchange.last_seq
+        self._last_ts = 0
+        self._queue: list[tuple[Request, asyncio.Future[Outcome]]] = []
+        self._wake = asyncio.Event()
+        self._inflight: asyncio.Queue[_Inflight | None] = asyncio.Queue()
+        self._snapshot_waiters: list[asyncio.Future[int]] = []
+        self._subscribers: list[Subscriber] = []
+        self._snapshot_seq = exchange.last_seq
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._tasks = [
+            asyncio.create_task(self._sequence(), name="sequencer"),
+            asyncio.create_task(self._release(), name="releaser"),
+        ]
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: str | Path,
+        *,
+        shards: int = 1,
+        clock: Callable[[], int] = wall_clock_ms,
+        snapshot_every: int = 100_000,
+    ) -> Node:
+        """Open (or create) the exchange in ``data_dir``: recover, then accept requests."""
+        root = Path(data_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        journal = await FileJournal.open(root / "journal")
+        snapshots = SnapshotStore(root / "snapshots")
+        try:
+            started = time.perf_counter()
+            exchange = await asyncio.to_thread(recover, journal, snapshots, shards)
+            log.info(
+                "recovered to seq %d in %.2f s", exchange.last_seq, time.perf_counter() - started
+            )
+        except BaseException:
+            await journal.close()
+            raise
+        return cls(journal, snapshots, exchange, clock, snapshot_every)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber`` with every batch of outcomes once it is durable, in order."""
+        self._subscribers.append(subscriber)
+
+    async def submit(self, request: Request) -> Outcome:
+        """Carry out ``request``; return its outcome once it is durable."""
+        if self._closing or self._failure is not None:
+            raise NodeStopped("the exchange is not accepting requests") from self._failure
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, fut))
+        self._wake.set()
+        return await fut
+
+    async def snapshot(self) -> int:
+        """Take a snapshot at the current position once it is durable; return its seq."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._snapshot_waiters.append(done)
+        self._wake.set()
+        return await done
+
+    async def close(self) -> None:
+        """Finish what was accepted, then stop (a clean shutdown also snapshots)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wake.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._failure is None and self.exchange.last_seq > self._snapshot_seq:
+            await self._save_snapshot(self.exchange.last_seq, self.exchange.snapshot())
+        await self.journal.close()
+
+    # --- internals --------------------------------------------------------
+
+    async def _sequence(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                batch, self._queue = self._queue, []
+                if batch:
+                    self._apply_batch(batch)
+                if self._snapshot_waiters or (
+                    self.exchange.last_seq - self._snapshot_seq >= self.snapshot_every
+                ):
+                    self._queue_snapshot()
+                if self._closing and not self._queue:
+                    break
+        except BaseException as exc:  # a bug in the state machine: stop accepting
+            self._fail(exc)
+            raise
+        finally:
+            self._inflight.put_nowait(None)
+
+    def _apply_batch(self, batch: list[tuple[Request, asyncio.Future[Outcome]]]) -> None:
+        ex = self.exchange
+        payloads: list[bytes] = []
+        done: list[tuple[asyncio.Future[Outcome], Outcome]] = []
+        for request, fut in batch:
+            seq = ex.last_seq + 1
+            ts = max(self._last_ts, self.clock())
+            try:
+                outcome = ex.apply(seq, ts, request)
+            except (ValueError, TypeError) as exc:
+                if not fut.done():
+                    fut.set_exception(RequestError(str(exc)))
+                continue
+            self._last_ts = ts
+            payloads.append(encode(seq, ts, request))
+            done.append((fut, outcome))
+        if payloads:
+            written = asyncio.ensure_future(self.journal.append(payloads))
+            self._inflight.put_nowait((written, done, None))
+
+    def _queue_snapshot(self) -> None:
+        seq = self.exchange.last_seq
+        self._snapshot_seq = seq
+        state = self.exchange.snapshot()  # a copy taken between batches; written later
+        marker: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        marker.set_result(seq)
+        self._inflight.put_nowait((marker, [], state))
+
+    async def _release(self) -> None:
+        while True:
+            item = await self._inflight.get()
+            if item is None:
+                return
+            written, done, state = item
+            try:
+                last = await written
+            except BaseException as exc:
+                self._fail(exc)
+                for fut, _ in done:
+                    if not fut.done():
+                        fut.set_exception(NodeStopped(f"journal write failed: {exc}"))
+                continue
+            if state is not None:
+                await self._save_snapshot(last, state)
+                waiters, self._snapshot_waiters = self._snapshot_waiters, []
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(last)
+                continue
+            self.durable_seq = last
+            outcomes = [o for _, o in done]
+            for sub in self._subscribers:
+                try:
+                    sub(outcomes)
+                except Exception:  # a subscriber's bug must not stop the exchange
+                    log.exception("subscriber failed")
+            for fut, outcome in done:
+                if not fut.done():
+                    fut.set_result(outcome)
+
+    async def _save_snapshot(self, seq: int, state: bytes) -> None:
+        await self.snapshots.save_async(SHARD, seq, state, hashlib.sha256(state).hexdigest())
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+            log.error("exchange stopped: %s", exc)
+        for _, fut in self._queue:
+            if not fut.done():
+                fut.set_exception(NodeStopped(str(exc)))
+        self._queue = []
