@@ -1,6 +1,6 @@
 # Rialto developer tasks. Everything runs from the project's own virtualenv in .venv/.
 #
-#   make run     terminal demo of the matching engine      make test    unit + integration tests
+#   make run     the exchange with demo markets (rialto up --demo)   make test    the test suite
 #   make lint    ruff + mypy                               make bench   benchmarks (JSON lines)
 #
 # `make test` treats "pytest collected no tests" (pytest exit 5) as a failure, and writes pytest's
@@ -21,12 +21,12 @@ LINT_PATHS := $(wildcard src tests bench)
 
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
-DEMO_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: help venv run test lint fmt bench services clean distclean
 
 help:
-	@echo "make run       run the matching-engine terminal demo (DEMO_ARGS='--seconds 5 --seed 1')"
+	@echo "make run       start the exchange with demo markets and liquidity (RUN_ARGS='--data-dir DIR')"
 	@echo "make test      start local services, run pytest (PYTEST_ARGS='-k book -x')"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make fmt       ruff check --fix, ruff format"
@@ -63,7 +63,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 run: venv
-	$(BIN)/rialto demo $(DEMO_ARGS)
+	$(BIN)/rialto up --demo $(RUN_ARGS)
 
 services:
 	@bash scripts/services.sh

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import json
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from rialto import __version__
 
@@ -81,7 +85,129 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed for the simulated order flow (default: %(default)s)",
     )
     p_demo.set_defaults(handler=_cmd_demo)
+    _add_runtime_commands(sub)
     return parser
+
+
+def _data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        metavar="DIR",
+        help="the exchange's data directory (default: ./data)",
+    )
+
+
+def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("up", help="run the whole exchange in one process (embedded adapters)")
+    _data_dir(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="demo markets, users and liquidity")
+    p.set_defaults(handler=_cmd_up)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", metavar="COMMAND", required=True
+    )
+    p = users.add_parser("create", help="create a user")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.set_defaults(handler=_cmd_users_create)
+
+    adm = sub.add_parser("admin", help="operator actions").add_subparsers(
+        dest="admin_command", metavar="COMMAND", required=True
+    )
+    p = adm.add_parser("deposit", help="credit a deposit to a user")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--asset", required=True)
+    p.add_argument("--amount", required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "deposit", **_pick(a, "email asset amount")}))
+
+    p = sub.add_parser("balances", help="print a user's balances as JSON")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "balances", "email": a.email}))
+
+    assets = sub.add_parser("assets", help="manage assets").add_subparsers(
+        dest="assets_command", metavar="COMMAND", required=True
+    )
+    p = assets.add_parser("add", help="add an asset")
+    _data_dir(p)
+    p.add_argument("symbol")
+    p.add_argument("--decimals", type=int, required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "assets.add", **_pick(a, "symbol decimals")}))
+
+    markets = sub.add_parser("markets", help="manage markets").add_subparsers(
+        dest="markets_command", metavar="COMMAND", required=True
+    )
+    p = markets.add_parser("add", help="add a market at run time")
+    _data_dir(p)
+    p.add_argument("symbol")
+    p.add_argument("--base", required=True)
+    p.add_argument("--quote", required=True)
+    p.add_argument("--tick", required=True)
+    p.add_argument("--step", required=True)
+    p.add_argument("--min-notional", default="0")
+    p.add_argument("--maker-fee", default=None)
+    p.add_argument("--taker-fee", default=None)
+    p.set_defaults(handler=_cmd_markets_add)
+    for name, status in (("halt", "HALT"), ("resume", "TRADING")):
+        p = markets.add_parser(name, help=f"{name} a market")
+        _data_dir(p)
+        p.add_argument("symbol")
+        p.set_defaults(
+            handler=lambda a, s=status: _op(
+                a, {"op": "markets.status", "symbol": a.symbol, "status": s}
+            )
+        )
+
+
+def _pick(args: argparse.Namespace, names: str) -> dict[str, Any]:
+    return {n: getattr(args, n) for n in names.split()}
+
+
+def _op(args: argparse.Namespace, op: dict[str, Any]) -> int:
+    from rialto.runtime.admin import run_op
+
+    result = asyncio.run(run_op(args.data_dir, op))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_users_create(args: argparse.Namespace) -> int:
+    from argon2 import PasswordHasher
+
+    if len(args.password) < 8:
+        raise ValueError("a password has at least 8 characters")
+    op = {
+        "op": "users.create",
+        "email": args.email,
+        "password_hash": PasswordHasher().hash(args.password),
+    }
+    return _op(args, op)
+
+
+def _cmd_markets_add(args: argparse.Namespace) -> int:
+    spec = {
+        "symbol": args.symbol.upper(),
+        "base_asset": args.base.upper(),
+        "quote_asset": args.quote.upper(),
+        "tick_size": args.tick,
+        "step_size": args.step,
+        "min_notional": args.min_notional,
+        "maker_fee": args.maker_fee,
+        "taker_fee": args.taker_fee,
+    }
+    return _op(args, {"op": "markets.add", "spec": spec})
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from rialto.runtime.up import up
+
+    return asyncio.run(up(args.data_dir, args.host, args.port, args.demo))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,9 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except ValueError as exc:
+    except (ValueError, RuntimeError, OSError) as exc:  # admin, journal, recovery errors
         print(f"rialto: error: {exc}", file=sys.stderr)
-        return 2
+        return 2 if type(exc) is ValueError else 1
     except KeyboardInterrupt:
         print("rialto: interrupted", file=sys.stderr)
         return 130

@@ -29,6 +29,7 @@ from rialto.domain.instruments import Instrument
 from rialto.domain.orders import FINAL_STATUSES, OrderType, Side
 from rialto.domain.postings import Posting
 from rialto.domain.rejects import Reject
+from rialto.domain.users import Users
 
 SNAPSHOT_VERSION = 1
 BUY = Side.BUY
@@ -47,6 +48,7 @@ class Outcome(NamedTuple):
     order_id: int
     events: list[Event | Posting]
     detail: str = ""
+    user_id: int = 0  # the new user's id, for CreateUser
 
 
 class Exchange:
@@ -58,6 +60,7 @@ class Exchange:
         self.accounts = [Accounts() for _ in range(shards)]
         self.engines: dict[str, MatchingEngine] = {}
         self.order_holds: dict[str, dict[int, int]] = {}  # symbol -> order id -> hold id
+        self.users = Users()
         self.last_seq = 0
 
     def shard(self, user_id: int) -> Accounts:
@@ -92,6 +95,8 @@ class Exchange:
             return self._add_market(seq, ts, r)  # type: ignore[arg-type]
         if t is req.SetMarketStatus:
             return self._set_status(seq, ts, r)  # type: ignore[arg-type]
+        if t is req.CreateUser:
+            return self._create_user(seq, ts, r)  # type: ignore[arg-type]
         raise TypeError(f"not an exchange request: {r!r}")
 
     def _new_order(self, seq: int, ts: int, r: req.NewOrder) -> Outcome:
@@ -277,6 +282,12 @@ class Exchange:
         events = engine.set_status(cmd.SetMarketStatus(seq, ts, r.status))
         return Outcome(seq, ts, r.symbol, None, 0, list(events))
 
+    def _create_user(self, seq: int, ts: int, r: req.CreateUser) -> Outcome:
+        user = self.users.create(ts, r.email, r.password_hash)
+        if user is None:
+            return _refused(seq, ts, "", Reject.USER_EXISTS)
+        return Outcome(seq, ts, "", None, 0, [], user_id=user.user_id)
+
     # --- snapshots --------------------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -285,6 +296,7 @@ class Exchange:
             "last_seq": self.last_seq,
             "accounts": [json.loads(a.snapshot()) for a in self.accounts],
             "engines": {s: json.loads(e.snapshot()) for s, e in sorted(self.engines.items())},
+            "users": self.users.to_state(),
             "order_holds": {
                 s: sorted([o, h] for o, h in m.items()) for s, m in sorted(self.order_holds.items())
             },
@@ -307,6 +319,7 @@ class Exchange:
                 s: MatchingEngine.restore(json.dumps(e, sort_keys=True).encode())
                 for s, e in state["engines"].items()
             }
+            ex.users = Users.from_state(state["users"])
             ex.order_holds = {
                 s: {int(o): int(h) for o, h in pairs} for s, pairs in state["order_holds"].items()
             }

@@ -21,6 +21,7 @@ class Reject(StrEnum):
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     PRECISION = "PRECISION"
     INVALID_SYMBOL = "INVALID_SYMBOL"
+    USER_EXISTS = "USER_EXISTS"
 
 
 # (code, msg) exactly as Binance words them; ccxt maps several of them by text.
@@ -43,6 +44,8 @@ BINANCE_ERRORS: dict[Reject, tuple[int, str]] = {
     Reject.INSUFFICIENT_BALANCE: (-2010, "Account has insufficient balance for requested action."),
     Reject.PRECISION: (-1111, "Precision is over the maximum defined for this asset."),
     Reject.INVALID_SYMBOL: (-1121, "Invalid symbol."),
+    # Not a Binance error: Binance has no sign-up API.
+    Reject.USER_EXISTS: (-9001, "A user with this email already exists."),
 }
 
 

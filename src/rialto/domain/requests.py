@@ -58,6 +58,11 @@ class Adjust(NamedTuple):
     reason: str
 
 
+class CreateUser(NamedTuple):
+    email: str
+    password_hash: str
+
+
 class AddAsset(NamedTuple):
     symbol: str
     decimals: int
@@ -84,4 +89,5 @@ Request = (
     | AddAsset
     | AddMarket
     | SetMarketStatus
+    | CreateUser
 )

@@ -66,6 +66,7 @@ _DECODERS: dict[int, Callable[[list[Any]], req.Request]] = {
     7: lambda f: req.AddAsset(*f),
     8: _add_market,
     9: _set_status,
+    10: lambda f: req.CreateUser(*f),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,
@@ -77,6 +78,7 @@ _TAGS: dict[type, int] = {
     req.AddAsset: 7,
     req.AddMarket: 8,
     req.SetMarketStatus: 9,
+    req.CreateUser: 10,
 }
 
 

@@ -1,0 +1,180 @@
+"""Operator commands, as small JSON objects, carried out against a running node.
+
+The same operations serve the ``rialto`` CLI on a stopped data directory (it opens the
+node itself) and on a running exchange (through the admin socket in the data
+directory). Every change goes through the journal like any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rialto.domain import requests as req
+from rialto.domain.assets import Asset
+from rialto.domain.instruments import Instrument
+from rialto.domain.numbers import NumberFormatError
+from rialto.domain.orders import MarketStatus
+from rialto.domain.rejects import BINANCE_ERRORS, FilterError
+from rialto.runtime.node import Node, RequestError
+
+log = logging.getLogger(__name__)
+SOCKET_NAME = "admin.sock"
+
+
+class AdminError(ValueError):
+    """An operator command that cannot be carried out; its message is for the operator."""
+
+
+async def execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one operator command and return its JSON-able result."""
+    try:
+        return await _execute(node, op)
+    except (KeyError, TypeError) as exc:
+        raise AdminError(f"malformed command: {exc}") from exc
+    except (NumberFormatError, FilterError, RequestError) as exc:
+        raise AdminError(str(exc)) from exc
+
+
+async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+    kind = op["op"]
+    ex = node.exchange
+    if kind == "users.create":
+        email = str(op["email"]).strip().lower()
+        if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+            raise AdminError(f"not an e-mail address: {op['email']!r}")
+        out = await node.submit(req.CreateUser(email, str(op["password_hash"])))
+        _check(out.reject)
+        return {"user_id": out.user_id, "email": email}
+    if kind == "assets.add":
+        asset = Asset(str(op["symbol"]).upper(), int(op["decimals"]))
+        known = ex.accounts[0].assets.get(asset.symbol)
+        if known is not None and known != asset:
+            raise AdminError(f"asset {asset.symbol} exists with {known.decimals} decimals")
+        if known is None:
+            await node.submit(req.AddAsset(asset.symbol, asset.decimals))
+        return {"symbol": asset.symbol, "decimals": asset.decimals}
+    if kind == "markets.add":
+        spec = {k: v for k, v in op["spec"].items() if v is not None}
+        try:
+            instrument = Instrument(**spec)
+        except (ValueError, TypeError) as exc:
+            raise AdminError(f"bad market: {exc}") from exc
+        for symbol in (instrument.base_asset, instrument.quote_asset):
+            if symbol not in ex.accounts[0].assets:
+                raise AdminError(f"unknown asset {symbol}: add it first (rialto assets add)")
+        if instrument.symbol in ex.engines:
+            raise AdminError(f"market {instrument.symbol} exists")
+        await node.submit(req.AddMarket(tuple(sorted(instrument.to_dict().items()))))
+        return {"symbol": instrument.symbol}
+    if kind == "markets.status":
+        symbol = str(op["symbol"]).upper()
+        if symbol not in ex.engines:
+            raise AdminError(f"unknown market {symbol}")
+        status = MarketStatus(op["status"])
+        await node.submit(req.SetMarketStatus(symbol, status))
+        return {"symbol": symbol, "status": status.value}
+    if kind == "deposit":
+        user = _user(node, op["email"])
+        asset = _asset(node, op["asset"])
+        amount = asset.parse(str(op["amount"]))
+        if amount <= 0:
+            raise AdminError("a deposit must be positive")
+        await node.submit(req.Deposit(user, asset.symbol, amount))
+        return _balances(node, user)
+    if kind == "balances":
+        return _balances(node, _user(node, op["email"]))
+    raise AdminError(f"unknown command {kind!r}")
+
+
+def _check(reject: object) -> None:
+    if reject is not None:
+        raise AdminError(BINANCE_ERRORS[reject][1])  # type: ignore[index]
+
+
+def _user(node: Node, email: object) -> int:
+    user = node.exchange.users.find(str(email))
+    if user is None:
+        raise AdminError(f"no user with e-mail {email!r}")
+    return user.user_id
+
+
+def _asset(node: Node, symbol: object) -> Asset:
+    asset = node.exchange.accounts[0].assets.get(str(symbol).upper())
+    if asset is None:
+        raise AdminError(f"unknown asset {symbol!r}")
+    return asset
+
+
+def _balances(node: Node, user_id: int) -> dict[str, Any]:
+    accounts = node.exchange.shard(user_id)
+    out = []
+    for symbol in sorted(accounts.assets):
+        free, locked = accounts.balance(user_id, symbol)
+        asset = accounts.assets[symbol]
+        out.append({"asset": symbol, "free": asset.format(free), "locked": asset.format(locked)})
+    user = node.exchange.users.by_id[user_id]
+    return {"user_id": user_id, "email": user.email, "balances": out}
+
+
+# --- the admin socket ------------------------------------------------------
+
+
+async def serve(node: Node, data_dir: Path) -> asyncio.Server:
+    """Listen for operator commands on ``<data_dir>/admin.sock`` (one JSON object a line)."""
+    path = data_dir / SOCKET_NAME
+    path.unlink(missing_ok=True)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = {"ok": True, "result": await execute(node, json.loads(line))}
+                except (AdminError, ValueError) as exc:
+                    reply = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    path.chmod(0o600)
+    return server
+
+
+async def call(data_dir: Path, op: dict[str, Any]) -> dict[str, Any] | None:
+    """Send ``op`` to a running exchange; None when none is running on ``data_dir``."""
+    path = data_dir / SOCKET_NAME
+    if not path.exists():
+        return None
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return None
+    try:
+        writer.write(json.dumps(op).encode() + b"\n")
+        await writer.drain()
+        reply = json.loads(await reader.readline())
+    finally:
+        writer.close()
+    if not reply.get("ok"):
+        raise AdminError(reply.get("error", "the exchange refused the command"))
+    result: dict[str, Any] = reply["result"]
+    return result
+
+
+async def run_op(data_dir: Path, op: dict[str, Any]) -> dict[str, Any]:
+    """Carry out ``op`` on the exchange of ``data_dir``, running or stopped."""
+    result = await call(data_dir, op)
+    if result is not None:
+        return result
+    node = await Node.open(data_dir)
+    try:
+        return await execute(node, op)
+    finally:
+        await node.close()
