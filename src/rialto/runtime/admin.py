@@ -46,6 +46,8 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
         email = str(op["email"]).strip().lower()
         if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
             raise AdminError(f"not an e-mail address: {op['email']!r}")
+        if ex.users.find(email) is not None:
+            raise AdminError(f"a user with e-mail {email} already exists")
         out = await node.submit(req.CreateUser(email, str(op["password_hash"])))
         _check(out.reject)
         return {"user_id": out.user_id, "email": email}
