@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,43 +15,9 @@ from rialto import __version__
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"seconds must be a positive number, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {text!r}")
-    return value
-
-
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"rialto {__version__}")
     return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    # Imported lazily (and through importlib) so that `rialto version` never pays for, or depends
-    # on, the engine, and so that this module type-checks before rialto.demo exists.
-    try:
-        module = importlib.import_module("rialto.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "rialto.demo":
-            raise
-        print("rialto: error: the demo is not available in this build", file=sys.stderr)
-        return 1
-    run_demo: Callable[[float, int], int] = module.run_demo
-    return run_demo(args.seconds, args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,24 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     p_version = sub.add_parser("version", help="print the version and exit")
     p_version.set_defaults(handler=_cmd_version)
 
-    p_demo = sub.add_parser(
-        "demo", help="run a terminal demo of the matching engine on a demo BTCUSDT market"
-    )
-    p_demo.add_argument(
-        "--seconds",
-        type=_positive_seconds,
-        default=10.0,
-        metavar="N",
-        help="how long to run, in seconds (default: %(default)s)",
-    )
-    p_demo.add_argument(
-        "--seed",
-        type=_seed,
-        default=42,
-        metavar="S",
-        help="random seed for the simulated order flow (default: %(default)s)",
-    )
-    p_demo.set_defaults(handler=_cmd_demo)
     _add_runtime_commands(sub)
     return parser
 
