@@ -1,7 +1,7 @@
 """The journal port: one append-only, sequenced, durable log per shard.
 
 Adapters: ``rialto.adapters.journal.file`` (embedded default) and
-``rialto.adapters.journal.jetstream`` (distributed). A record's ``seq`` is the
+``rialto.adapters.nats.jetstream_journal`` (distributed). A record's ``seq`` is the
 journal's own counter, contiguous from 1; nothing is acknowledged before it is
 durable.
 """
