@@ -62,6 +62,7 @@ class Exchange:
         self.order_holds: dict[str, dict[int, int]] = {}  # symbol -> order id -> hold id
         self.users = Users()
         self.last_seq = 0
+        self.last_ts = 0  # time stamped on the last request carried out
 
     def shard(self, user_id: int) -> Accounts:
         return self.accounts[user_id % len(self.accounts)]
@@ -73,6 +74,7 @@ class Exchange:
             raise ValueError(f"request seq {seq} is not after {self.last_seq}")
         out = self._dispatch(seq, ts, r)
         self.last_seq = seq  # only once carried out: a request that raised changed nothing
+        self.last_ts = ts
         return out
 
     def _dispatch(self, seq: int, ts: int, r: req.Request) -> Outcome:
@@ -294,6 +296,7 @@ class Exchange:
         state: dict[str, Any] = {
             "version": SNAPSHOT_VERSION,
             "last_seq": self.last_seq,
+            "last_ts": self.last_ts,
             "accounts": [json.loads(a.snapshot()) for a in self.accounts],
             "engines": {s: json.loads(e.snapshot()) for s, e in sorted(self.engines.items())},
             "users": self.users.to_state(),
@@ -314,6 +317,7 @@ class Exchange:
                 raise AccountsError("not an exchange snapshot of a known version")
             ex = cls(len(state["accounts"]))
             ex.last_seq = int(state["last_seq"])
+            ex.last_ts = int(state["last_ts"])
             ex.accounts = [Accounts.restore(json.dumps(a).encode()) for a in state["accounts"]]
             ex.engines = {
                 s: MatchingEngine.restore(json.dumps(e, sort_keys=True).encode())

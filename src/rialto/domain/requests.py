@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rialto.domain.instruments import Instrument
 from rialto.domain.orders import MarketStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 
 
@@ -72,6 +73,12 @@ class AddMarket(NamedTuple):
     """A new market; ``spec`` is ``Instrument.to_dict()`` as sorted (key, value) pairs."""
 
     spec: tuple[tuple[str, object], ...]
+
+    @classmethod
+    def of(cls, instrument: Instrument) -> AddMarket:
+        """The canonical request for ``instrument`` (lists as tuples, keys sorted)."""
+        items = instrument.to_dict().items()
+        return cls(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in items)))
 
 
 class SetMarketStatus(NamedTuple):

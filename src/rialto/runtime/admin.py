@@ -70,7 +70,7 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
                 raise AdminError(f"unknown asset {symbol}: add it first (rialto assets add)")
         if instrument.symbol in ex.engines:
             raise AdminError(f"market {instrument.symbol} exists")
-        await node.submit(req.AddMarket(tuple(sorted(instrument.to_dict().items()))))
+        await node.submit(req.AddMarket.of(instrument))
         return {"symbol": instrument.symbol}
     if kind == "markets.status":
         symbol = str(op["symbol"]).upper()

@@ -28,7 +28,20 @@ class CodecError(ValueError):
     """A journal record that is not a request this version understands."""
 
 
+def _typed(fields: list[Any], types: tuple[type, ...]) -> list[Any]:
+    """``fields`` when each has exactly its type (a bool is not an int)."""
+    if len(fields) != len(types) or any(
+        type(v) is not t for v, t in zip(fields, types, strict=True)
+    ):
+        raise CodecError(f"fields {fields!r} do not have the types {types}")
+    return fields
+
+
+INT, STR = int, str
+
+
 def _new_order(f: list[Any]) -> req.NewOrder:
+    _typed(f[:2] + f[4:6] + f[7:10], (INT, STR, INT, INT, INT, INT, STR))
     user, symbol, side, otype, qty, price, tif, quote, stop, cid, stp = f
     return req.NewOrder(
         user,
@@ -47,26 +60,28 @@ def _new_order(f: list[Any]) -> req.NewOrder:
 
 def _add_market(f: list[Any]) -> req.AddMarket:
     (spec,) = f
+    if not isinstance(spec, list) or not all(isinstance(kv, list) and len(kv) == 2 for kv in spec):
+        raise CodecError(f"not a market spec: {spec!r}")
     return req.AddMarket(tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in spec))
 
 
 def _set_status(f: list[Any]) -> req.SetMarketStatus:
-    symbol, status = f
+    symbol, status = _typed(f, (STR, STR))
     return req.SetMarketStatus(symbol, _STATUS[status])
 
 
 # Tags are part of the on-disk format: never renumber, only add.
 _DECODERS: dict[int, Callable[[list[Any]], req.Request]] = {
     1: _new_order,
-    2: lambda f: req.CancelOrder(*f),
-    3: lambda f: req.CancelAllOrders(*f),
-    4: lambda f: req.AmendOrder(*f),
-    5: lambda f: req.Deposit(*f),
-    6: lambda f: req.Adjust(*f),
-    7: lambda f: req.AddAsset(*f),
+    2: lambda f: req.CancelOrder(*_typed(f, (INT, STR, INT, STR))),
+    3: lambda f: req.CancelAllOrders(*_typed(f, (INT, STR))),
+    4: lambda f: req.AmendOrder(*_typed(f, (INT, STR, INT, INT, INT))),
+    5: lambda f: req.Deposit(*_typed(f, (INT, STR, INT))),
+    6: lambda f: req.Adjust(*_typed(f, (INT, STR, INT, STR))),
+    7: lambda f: req.AddAsset(*_typed(f, (STR, INT))),
     8: _add_market,
     9: _set_status,
-    10: lambda f: req.CreateUser(*f),
+    10: lambda f: req.CreateUser(*_typed(f, (STR, STR))),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,

@@ -20,7 +20,7 @@ from pathlib import Path
 from rialto.adapters.journal.file import FileJournal
 from rialto.domain.exchange import Exchange, Outcome
 from rialto.domain.requests import Request
-from rialto.runtime.codec import encode
+from rialto.runtime.codec import decode, encode
 from rialto.runtime.recovery import SHARD, recover
 from rialto.runtime.snapshots import SnapshotStore
 
@@ -58,7 +58,7 @@ class Node:
         self.clock = clock
         self.snapshot_every = snapshot_every
         self.durable_seq = exchange.last_seq
-        self._last_ts = 0
+        self._last_ts = exchange.last_ts  # time never goes back, also across restarts
         self._queue: list[tuple[Request, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
         self._inflight: asyncio.Queue[_Inflight | None] = asyncio.Queue()
@@ -158,13 +158,21 @@ class Node:
             seq = ex.last_seq + 1
             ts = max(self._last_ts, self.clock())
             try:
-                outcome = ex.apply(seq, ts, request)
-            except (ValueError, TypeError) as exc:
+                # Apply exactly what a replay will read back: the decoded record.
+                payload = encode(seq, ts, request)
+                _, _, decoded = decode(payload)
+                outcome = ex.apply(seq, ts, decoded)
+            except (ValueError, TypeError, KeyError) as exc:  # refused; nothing changed
                 if not fut.done():
-                    fut.set_exception(RequestError(str(exc)))
+                    fut.set_exception(RequestError(f"request refused: {exc}"))
                 continue
+            except Exception as exc:  # a bug: the state may be half-changed, stop at once
+                for f in [fut, *(f for f, _ in done), *(f for _, f in batch)]:
+                    if not f.done():
+                        f.set_exception(NodeStopped(f"the exchange stopped: {exc!r}"))
+                raise
             self._last_ts = ts
-            payloads.append(encode(seq, ts, request))
+            payloads.append(payload)
             done.append((fut, outcome))
         if payloads:
             written = asyncio.ensure_future(self.journal.append(payloads))
@@ -193,8 +201,13 @@ class Node:
                         fut.set_exception(NodeStopped(f"journal write failed: {exc}"))
                 continue
             if state is not None:
-                await self._save_snapshot(last, state)
                 waiters, self._snapshot_waiters = self._snapshot_waiters, []
+                if self._failure is not None:  # the state is ahead of the journal: never save it
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(NodeStopped(f"no snapshot: {self._failure}"))
+                    continue
+                await self._save_snapshot(last, state)
                 for w in waiters:
                     if not w.done():
                         w.set_result(last)
@@ -216,7 +229,7 @@ class Node:
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:
             self._failure = exc
-            log.error("exchange stopped: %s", exc)
+            log.error("exchange stopped: %r", exc)
         for _, fut in self._queue:
             if not fut.done():
                 fut.set_exception(NodeStopped(str(exc)))

@@ -67,7 +67,10 @@ def recover(
         )
     base = _verified_base(journal, snapshots, shards, seqs, newest)
     if emit is not None and emit_after is not None and base.last_seq > emit_after:
-        base = _start_at_or_before(journal, snapshots, shards, seqs, emit_after)
+        earlier = _start_at_or_before(journal, snapshots, shards, seqs, emit_after)
+        if earlier is None:
+            raise RecoveryError(f"cannot rebuild the outcomes after seq {emit_after}")
+        base = earlier
         replay(journal, base, until=emit_after)
     replay(
         journal,
@@ -95,8 +98,9 @@ def _verified_base(
     if newest is None:
         return _genesis(journal, shards)
     start = _start_at_or_before(journal, snapshots, shards, seqs, newest.seq - 1)
-    if start.last_seq + 1 < journal.first_seq and start.last_seq < newest.seq:
-        log.warning("journal starts after seq %d: trusting snapshot %d", start.last_seq, newest.seq)
+    if start is None or start.last_seq + 1 < journal.first_seq:
+        # The journal was truncated after this snapshot: nothing older to check it against.
+        log.warning("journal starts at seq %d: trusting snapshot %d", journal.first_seq, newest.seq)
         return _restore(newest)
     replay(journal, start, until=newest.seq)
     restored = _restore(newest)
@@ -111,13 +115,14 @@ def _verified_base(
 
 def _start_at_or_before(
     journal: FileJournal, snapshots: SnapshotStore, shards: int, seqs: list[int], seq: int
-) -> Exchange:
+) -> Exchange | None:
+    """The newest valid snapshot at or before ``seq``, else genesis; None if neither exists."""
     for candidate in reversed([s for s in seqs if s <= seq]):
         try:
             return _restore(snapshots.load(SHARD, candidate))
         except SnapshotError as exc:
             log.warning("skipping a damaged snapshot: %s", exc)
-    return _genesis(journal, shards)
+    return Exchange(shards) if journal.first_seq <= 1 else None
 
 
 def _genesis(journal: FileJournal, shards: int) -> Exchange:

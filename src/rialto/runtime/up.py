@@ -69,7 +69,7 @@ async def seed_demo(node: Node) -> None:
             await node.submit(req.AddAsset(symbol, decimals))
     for instrument, _ in DEMO_MARKETS:
         if instrument.symbol not in ex.engines:
-            await node.submit(req.AddMarket(tuple(sorted(instrument.to_dict().items()))))
+            await node.submit(req.AddMarket.of(instrument))
     hasher = PasswordHasher()
     funds = {"BTC": "50", "ETH": "1000", "USDT": "5000000"}
     for email, password in (
