@@ -80,15 +80,23 @@ class Node:
         shards: int = 1,
         clock: Callable[[], int] = wall_clock_ms,
         snapshot_every: int = 100_000,
+        emit_after: int | None = None,
+        emit: Callable[[Outcome], None] | None = None,
     ) -> Node:
-        """Open (or create) the exchange in ``data_dir``: recover, then accept requests."""
+        """Open (or create) the exchange in ``data_dir``: recover, then accept requests.
+
+        With ``emit``, recovery passes it the outcome of every request after ``emit_after``
+        (to catch up a read model that is behind the journal).
+        """
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)
         journal = await FileJournal.open(root / "journal")
         snapshots = SnapshotStore(root / "snapshots")
         try:
             started = time.perf_counter()
-            exchange = await asyncio.to_thread(recover, journal, snapshots, shards)
+            exchange = await asyncio.to_thread(
+                recover, journal, snapshots, shards, emit_after, emit
+            )
             log.info(
                 "recovered to seq %d in %.2f s", exchange.last_seq, time.perf_counter() - started
             )

@@ -17,6 +17,7 @@ from rialto.domain.orders import OrderType, SelfTradePrevention, Side, TimeInFor
 from rialto.domain.users import User
 from rialto.runtime import admin
 from rialto.runtime.node import Node, NodeStopped
+from rialto.runtime.projection import SqlFeed
 
 DEMO_ASSETS = (("BTC", 8), ("ETH", 18), ("USDT", 6))
 DEMO_MARKETS = (
@@ -30,7 +31,15 @@ TAKER_EMAILS = tuple(f"trader{i}@rialto.local" for i in range(1, 4))
 
 
 async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
-    node = await Node.open(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    feed = SqlFeed(f"sqlite:///{data_dir.resolve() / 'rialto.db'}")
+    try:
+        node = await Node.open(data_dir, emit_after=feed.checkpoint, emit=lambda o: feed.add([o]))
+    except BaseException:
+        await feed.close()
+        raise
+    node.subscribe(feed.add)
+    feed.start()
     server = await admin.serve(node, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,6 +66,7 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         await server.wait_closed()
         (data_dir / admin.SOCKET_NAME).unlink(missing_ok=True)
         await node.close()
+        await feed.close()
         print(f"rialto: stopped cleanly at seq {node.exchange.last_seq}", flush=True)
     return 0
 
