@@ -169,6 +169,7 @@ class Exchange:
         stop_price: int = 0,
         cid: str = "",
         stp: SelfTradePrevention | None = None,
+        cap: int = 0,
     ) -> Events:
         return self.send(
             lambda seq, ts: PlaceOrder(
@@ -184,6 +185,7 @@ class Exchange:
                 stop_price=stop_price,
                 client_order_id=cid,
                 stp=stp,
+                cap=cap,
             )
         )
 

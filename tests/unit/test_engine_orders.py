@@ -470,7 +470,7 @@ def test_notional_applies_to_limit_and_quote_market_orders_only(make_ex):
 def test_market_buy_by_quantity_capped_by_funds_stops_at_the_cap(ex):
     ex.sell(MAKER, 100, 2)  # 1
     ex.sell(MAKER, 101, 5)  # 2
-    ev = ex.market(TAKER, BUY, 6, quote_qty=400)  # 3: affords 2 at 100, then 1 at 101
+    ev = ex.market(TAKER, BUY, 6, cap=400)  # 3: the funds pay 2 at 100, then 1 at 101
     assert ev.fills == [(100, 2, 1, 3), (101, 1, 2, 3)]
     assert update_fields(ev.update(3)) == (EXPIRED, 6, 3, 3, 301)
     assert ex.asks == [(101, 4)]
@@ -478,7 +478,7 @@ def test_market_buy_by_quantity_capped_by_funds_stops_at_the_cap(ex):
 
 def test_market_capped_by_funds_is_filled_when_the_quantity_fills_first(ex):
     ex.sell(MAKER, 100, 5)  # 1
-    ev = ex.market(TAKER, BUY, 3, quote_qty=10_000)  # 2
+    ev = ex.market(TAKER, BUY, 3, cap=10_000)  # 2
     assert ev.fills == [(100, 3, 1, 2)]
     assert ev.update(2).status is FILLED
     assert ex.asks == [(100, 2)]
@@ -486,16 +486,30 @@ def test_market_capped_by_funds_is_filled_when_the_quantity_fills_first(ex):
 
 def test_market_sell_by_quote_capped_by_held_quantity(ex):
     ex.buy(MAKER, 100, 10)  # 1
-    ev = ex.market(TAKER, SELL, 4, quote_qty=900)  # 2: the quote would sell 9, the cap is 4
+    ev = ex.market(TAKER, SELL, quote_qty=900, cap=4)  # 2: the quote would sell 9, the cap is 4
     assert ev.fills == [(100, 4, 1, 2)]
-    assert ev.update(2).status is FILLED
+    assert ev.update(2).status is EXPIRED  # it did not get its quote amount
     assert ex.bids == [(100, 6)]
+
+
+def test_market_sell_by_quote_within_its_cap_is_filled(ex):
+    ex.buy(MAKER, 100, 10)  # 1
+    ev = ex.market(TAKER, SELL, quote_qty=300, cap=1_000)  # 2
+    assert ev.fills == [(100, 3, 1, 2)]
+    assert ev.update(2).status is FILLED
+    assert ev[0].qty == 0  # the order shows what was asked for, not the cap
+
+
+def test_cap_is_only_for_market_type_orders(ex):
+    ev = ex.place(TAKER, BUY, LIMIT, qty=1, price=100, cap=100)
+    assert ev.reject is Reject.INVALID_ORDER
 
 
 def test_invalid_order_combinations(ex):
     ex.sell(MAKER, 100, 5)
     cases = [
         {"order_type": MARKET, "qty": 1, "price": 100},  # market with a price
+        {"order_type": MARKET, "qty": 1, "quote_qty": 100},  # both quantity and quote
         {"order_type": LIMIT, "qty": 1, "price": 100, "quote_qty": 100},  # limit by quote
         {"order_type": LIMIT, "qty": 1, "price": 100, "stop_price": 90},  # stop on a limit
         {"order_type": MARKET, "qty": 1, "stop_price": 90},  # stop on a market

@@ -24,6 +24,9 @@ class PlaceOrder(NamedTuple):
     stop_price: int = 0  # ticks, stop orders only
     client_order_id: str = ""
     stp: SelfTradePrevention | None = None  # None: the instrument's default
+    # Market-type orders only: the funds held for them. A buy spends at most ``cap``
+    # notional units, a sell sells at most ``cap`` lots; 0 is no cap.
+    cap: int = 0
 
 
 class CancelOrder(NamedTuple):

@@ -140,6 +140,7 @@ class MatchingEngine:
             stp,
             c.seq,
             c.ts,
+            c.cap,
         )
         if c.client_order_id:
             self._client_ids[(c.user_id, c.client_order_id)] = oid
@@ -158,6 +159,7 @@ class MatchingEngine:
                 c.quote_qty,
                 c.stop_price,
                 stp,
+                c.cap,
             )
         )
         if c.order_type in STOP_TYPES:
@@ -290,19 +292,18 @@ class MatchingEngine:
         if is_market:
             if c.price:
                 return Reject.INVALID_ORDER
+            if c.cap < 0:
+                return Reject.INVALID_ORDER
             if c.quote_qty:
-                # Alone, a quote amount sizes a plain MARKET order; beside a quantity it
-                # caps what a market-type order may spend or receive (the funds held).
-                if c.quote_qty < 0 or (t is not MARKET and not c.qty):
+                # Sized by quote amount: plain MARKET only, never together with a quantity.
+                if c.qty or t is not MARKET:
                     return Reject.INVALID_ORDER
-                if not c.qty and c.quote_qty < ins.min_notional_units:
+                if c.quote_qty < 0 or c.quote_qty < ins.min_notional_units:
                     return Reject.NOTIONAL
-            if (c.qty or not c.quote_qty) and not (
-                ins.market_min_lots <= c.qty <= ins.market_max_lots
-            ):
+            elif not ins.market_min_lots <= c.qty <= ins.market_max_lots:
                 return Reject.MARKET_LOT_SIZE
         else:
-            if c.quote_qty:
+            if c.quote_qty or c.cap:
                 return Reject.INVALID_ORDER
             if not ins.min_price_ticks <= c.price <= ins.max_price_ticks:
                 return Reject.PRICE_FILTER
@@ -397,18 +398,19 @@ class MatchingEngine:
         orders, client_ids = self.orders, self._client_ids
         append = ev.append
         uid, stp, tside, toid = t.user_id, t.stp, t.side, t.order_id
-        capped = t.quote_qty > 0
         by_quote = t.qty == 0
         budget = t.quote_qty - t.filled_quote
+        cap = t.cap
+        is_buy = tside is BUY
         traded = False
         last_price = 0
         while keys and keys[-1] >= lk:
             price = sign * keys[-1]
-            want = t.remaining
-            if capped:
-                afford = budget // price
-                if by_quote or afford < want:
-                    want = afford
+            want = budget // price if by_quote else t.remaining
+            if cap:  # the funds held: a buy's notional, a sell's lots
+                room = (cap - t.filled_quote) // price if is_buy else cap - t.filled
+                if room < want:
+                    want = room
             if want <= 0:
                 break
             level = levels[price]

@@ -31,6 +31,7 @@ class OrderAccepted(NamedTuple):
     quote_qty: int
     stop_price: int
     stp: SelfTradePrevention
+    cap: int = 0  # market-type orders: the funds held (see PlaceOrder.cap)
 
 
 class OrderRejected(NamedTuple):

@@ -138,10 +138,8 @@ class Exchange:
         if not held.ok:
             return _refused(seq, ts, r.symbol, held.reason or Reject.INSUFFICIENT_BALANCE)
         if whole:
-            if r.side is BUY:
-                place = place._replace(quote_qty=held.held // terms.quote_per_unit)
-            else:
-                place = place._replace(qty=held.held // terms.base_per_lot)
+            unit = terms.quote_per_unit if r.side is BUY else terms.base_per_lot
+            place = place._replace(cap=held.held // unit)
         out: list[Event | Posting] = list(held.postings)
         events = engine.place(place)
         order_id = 0

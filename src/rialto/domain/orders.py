@@ -88,6 +88,7 @@ class Order:
     """
 
     __slots__ = (
+        "cap",
         "client_order_id",
         "filled",
         "filled_quote",
@@ -122,6 +123,7 @@ class Order:
         stp: SelfTradePrevention,
         seq: int,
         ts: int,
+        cap: int = 0,
     ) -> None:
         self.order_id = order_id
         self.user_id = user_id
@@ -136,6 +138,7 @@ class Order:
         self.stp = stp
         self.seq = seq
         self.ts = ts
+        self.cap = cap  # market-type orders: most a buy may spend (notional), a sell sell (lots)
         self.remaining = qty
         self.filled = 0
         self.filled_quote = 0
@@ -183,6 +186,7 @@ _ROW = (
     "filled",
     "filled_quote",
     "status",
+    "cap",
 )
 _INT_FIELDS = frozenset(
     {
@@ -197,5 +201,6 @@ _INT_FIELDS = frozenset(
         "remaining",
         "filled",
         "filled_quote",
+        "cap",
     }
 )
