@@ -600,3 +600,17 @@ def test_instrument_halted_from_the_start(make_ex):
     assert ex.buy(TAKER, 100, 1).reject is Reject.MARKET_CLOSED
     ex.resume()
     assert ex.buy(TAKER, 100, 1).oid == 1
+
+
+def test_market_sell_by_quote_goes_on_to_a_cheaper_level_while_its_budget_allows(ex):
+    ex.buy(MAKER, 100, 4)  # 1
+    ex.buy(MAKER, 93, 5)  # 2
+    ev = ex.market(TAKER, SELL, quote_qty=498)  # 3: 4 at 100 leaves 98, which sells 1 at 93
+    assert ev.fills == [(100, 4, 1, 3), (93, 1, 2, 3)]
+    assert update_fields(ev.update(3)) == (FILLED, 0, 0, 5, 493)
+
+
+def test_amend_while_halted_is_market_closed_even_for_an_unknown_order(ex):
+    ex.halt()
+    ev = ex.amend(TAKER, 99, price=100)
+    assert ev.reject is Reject.MARKET_CLOSED

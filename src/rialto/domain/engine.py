@@ -204,6 +204,10 @@ class MatchingEngine:
         seq, ts = c.seq, c.ts
         ev: list[Event] = []
         o = self.orders.get(c.order_id)
+        if self.status is not TRADING:
+            cid = o.client_order_id if o is not None and o.user_id == c.user_id else ""
+            ev.append(OrderRejected(seq, ts, c.user_id, c.order_id, cid, Reject.MARKET_CLOSED))
+            return ev
         if o is None or o.user_id != c.user_id:
             ev.append(OrderRejected(seq, ts, c.user_id, c.order_id, "", Reject.UNKNOWN_ORDER))
             return ev
@@ -407,10 +411,12 @@ class MatchingEngine:
         while keys and keys[-1] >= lk:
             price = sign * keys[-1]
             want = budget // price if by_quote else t.remaining
+            cap_hit = False
             if cap:  # the funds held: a buy's notional, a sell's lots
                 room = (cap - t.filled_quote) // price if is_buy else cap - t.filled
                 if room < want:
                     want = room
+                    cap_hit = True
             if want <= 0:
                 break
             level = levels[price]
@@ -489,8 +495,8 @@ class MatchingEngine:
             if stop:
                 t.status = EXPIRED_IN_MATCH
                 break
-            if want:
-                continue  # level exhausted; next level
+            if want or (by_quote and not cap_hit):
+                continue  # level exhausted (or a budget left for the next): next level
             break
         if traded:
             self.last_price = last_price
