@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rialto.domain import commands as cmd
@@ -61,6 +62,18 @@ class Exchange:
         self.engines: dict[str, MatchingEngine] = {}
         self.order_holds: dict[str, dict[int, int]] = {}  # symbol -> order id -> hold id
         self.users = Users()
+        self._handlers: dict[type, Callable[[int, int, Any], Outcome]] = {
+            req.NewOrder: self._new_order,
+            req.CancelOrder: self._cancel,
+            req.AmendOrder: self._amend,
+            req.CancelAllOrders: self._cancel_all,
+            req.Deposit: self._deposit,
+            req.Adjust: self._adjust,
+            req.AddAsset: self._add_asset,
+            req.AddMarket: self._add_market,
+            req.SetMarketStatus: self._set_status,
+            req.CreateUser: self._create_user,
+        }
         self.last_seq = 0
         self.last_ts = 0  # time stamped on the last request carried out
 
@@ -78,28 +91,10 @@ class Exchange:
         return out
 
     def _dispatch(self, seq: int, ts: int, r: req.Request) -> Outcome:
-        t = type(r)
-        if t is req.NewOrder:
-            return self._new_order(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.CancelOrder:
-            return self._cancel(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.AmendOrder:
-            return self._amend(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.CancelAllOrders:
-            return self._cancel_all(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.Deposit:
-            return self._deposit(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.Adjust:
-            return self._adjust(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.AddAsset:
-            return self._add_asset(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.AddMarket:
-            return self._add_market(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.SetMarketStatus:
-            return self._set_status(seq, ts, r)  # type: ignore[arg-type]
-        if t is req.CreateUser:
-            return self._create_user(seq, ts, r)  # type: ignore[arg-type]
-        raise TypeError(f"not an exchange request: {r!r}")
+        handler = self._handlers.get(type(r))
+        if handler is None:
+            raise TypeError(f"not an exchange request: {r!r}")
+        return handler(seq, ts, r)
 
     def _new_order(self, seq: int, ts: int, r: req.NewOrder) -> Outcome:
         engine = self.engines.get(r.symbol)

@@ -41,6 +41,8 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from rialto.adapters.files import fsync_dir
+
 __all__ = ["Snapshot", "SnapshotError", "SnapshotStore"]
 
 log = logging.getLogger("rialto.snapshots")
@@ -103,14 +105,6 @@ def decode(data: bytes, *, where: str = "snapshot") -> Snapshot:
     return Snapshot(shard, seq, state, state_hash)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SnapshotStore:
     """Snapshots per shard under ``directory``, the newest ``keep`` of each kept.
 
@@ -144,7 +138,7 @@ class SnapshotStore:
             shard_dir = final.parent
             if not shard_dir.is_dir():
                 shard_dir.mkdir(parents=True, exist_ok=True)
-                _fsync_dir(shard_dir.parent)
+                fsync_dir(shard_dir.parent)
             for stale in shard_dir.glob(".*.tmp"):  # left by a crash during an earlier save
                 stale.unlink(missing_ok=True)
             tmp = shard_dir / f".{final.name}.{os.getpid()}.tmp"
@@ -153,12 +147,12 @@ class SnapshotStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)
-            _fsync_dir(shard_dir)
+            fsync_dir(shard_dir)
             older = self.seqs(shard)[: -self.keep]
             for old in older:
                 self.path(shard, old).unlink(missing_ok=True)
             if older:
-                _fsync_dir(shard_dir)
+                fsync_dir(shard_dir)
         return final
 
     async def save_async(self, shard: str, seq: int, state: bytes, state_hash: str) -> Path:

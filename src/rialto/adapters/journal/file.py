@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rialto.adapters.files import fsync_dir
 from rialto.runtime.journal import Journal, JournalError, JournalRecord
 
 from .segments import (
@@ -81,14 +82,6 @@ class _Append:
 class _Segment:
     first_seq: int
     path: Path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -179,7 +172,7 @@ class FileJournal:
         path = Path(directory)
         if not path.is_dir():
             path.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         lock_fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -305,7 +298,7 @@ class FileJournal:
         for seg in removed:  # oldest first: a crash half-way leaves a contiguous journal
             seg.path.unlink()
         if removed:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             log.info("journal %s: removed %d segments below seq %d", self.directory, n, seq)
         return [seg.path.name for seg in removed]
 
@@ -411,7 +404,7 @@ class FileJournal:
                         os.close(self._fd)
                         self._fd = None
                     if dir_dirty:  # the full segment's name is durable before the next exists
-                        _fsync_dir(self.directory)
+                        fsync_dir(self.directory)
                         self.dir_fsync_count += 1
                     self._fd = self._create_segment(seq)
                     dir_dirty = True
@@ -433,7 +426,7 @@ class FileJournal:
             _sync_data(self._fd)
             self.fsync_count += 1
             if dir_dirty:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
                 self.dir_fsync_count += 1
             self.commit_count += 1
             self.records_written += written
@@ -502,7 +495,7 @@ def _recover(directory: Path) -> tuple[list[_Segment], int, int, RecoveryReport 
             if damage.offset == 0:  # its creation was cut short: it holds nothing
                 if segments or first_seq == 1:
                     path.unlink()
-                    _fsync_dir(directory)
+                    fsync_dir(directory)
                     report = RecoveryReport(
                         path.name, 0, scan.size, damage.reason + "; segment removed", last_seq
                     )
