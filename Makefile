@@ -87,7 +87,7 @@ fmt: venv
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-bench: venv
+bench: venv services
 	@shopt -s nullglob; files=(bench/[!_]*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "make bench: error: no bench/*.py files" >&2; exit 1; fi; \
 	for f in "$${files[@]}"; do \
