@@ -330,10 +330,8 @@ class MatchingEngine:
         return None
 
     def _check_amend(self, o: Order, price: int, qty: int) -> Reject | None:
-        ins = self.instrument
-        if self.status is not TRADING:
-            return Reject.MARKET_CLOSED
-        if o.order_id not in self._book_of(o).levels.get(o.price, ()):
+        ins = self.instrument  # the market status is checked first, by amend()
+        if not self._on_book(o):
             return Reject.AMEND_NOT_ALLOWED  # a pending stop is not on the book
         if not ins.min_price_ticks <= price <= ins.max_price_ticks:
             return Reject.PRICE_FILTER
@@ -559,9 +557,8 @@ class MatchingEngine:
 
     def _cancel(self, o: Order, seq: int, ts: int, ev: list[Event]) -> None:
         del self.orders[o.order_id]
-        book = self._book_of(o)
-        if o.order_id in book.levels.get(o.price, ()):
-            book.remove(o)
+        if self._on_book(o):
+            self._book_of(o).remove(o)
         else:
             self._remove_stop(o)
         o.status = CANCELED
