@@ -96,7 +96,12 @@ def _verified_base(
 ) -> Exchange:
     """The newest snapshot's state, after checking it against a replay of the journal."""
     if newest is None:
-        return _genesis(journal, shards)
+        start = _start_at_or_before(journal, snapshots, shards, [], 0)
+        if start is None:
+            raise RecoveryError(
+                f"no usable snapshot and the journal starts at seq {journal.first_seq}, not 1"
+            )
+        return start
     start = _start_at_or_before(journal, snapshots, shards, seqs, newest.seq - 1)
     if start is None or start.last_seq + 1 < journal.first_seq:
         # The journal was truncated after this snapshot: nothing older to check it against.
@@ -123,11 +128,3 @@ def _start_at_or_before(
         except SnapshotError as exc:
             log.warning("skipping a damaged snapshot: %s", exc)
     return Exchange(shards) if journal.first_seq <= 1 else None
-
-
-def _genesis(journal: FileJournal, shards: int) -> Exchange:
-    if journal.first_seq > 1:
-        raise RecoveryError(
-            f"no usable snapshot and the journal starts at seq {journal.first_seq}, not 1"
-        )
-    return Exchange(shards)
