@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,6 +53,21 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--demo", action="store_true", help="demo markets, users and liquidity")
     p.set_defaults(handler=_cmd_up)
+
+    p = sub.add_parser(
+        "serve", help="run services as one member of a distributed deployment (NATS JetStream)"
+    )
+    p.add_argument("services", nargs="+", choices=["accounts", "matching"], metavar="SERVICE")
+    _data_dir(p)
+    p.add_argument(
+        "--nats",
+        default=os.environ.get("RIALTO_NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS server URL (default: $RIALTO_NATS_URL or nats://127.0.0.1:4222)",
+    )
+    p.add_argument("--member", default=None, help="this member's name (default: host-pid)")
+    p.add_argument("--user-shards", type=int, default=None, help="set when creating a cluster")
+    p.add_argument("--ttl", type=float, default=2.0, help="lease and heartbeat TTL, seconds")
+    p.set_defaults(handler=_cmd_serve)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(
         dest="users_command", metavar="COMMAND", required=True
@@ -154,6 +170,15 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from rialto.runtime.up import up
 
     return asyncio.run(up(args.data_dir, args.host, args.port, args.demo))
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from rialto.runtime.serve import serve
+
+    services = tuple(dict.fromkeys(args.services))
+    return asyncio.run(
+        serve(services, args.nats, args.data_dir, args.member, args.user_shards, args.ttl)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -284,49 +284,24 @@ class MatchingEngine:
         return self._check_place(c, self.instrument.default_stp if c.stp is None else c.stp)
 
     def _check_place(self, c: PlaceOrder, stp: SelfTradePrevention) -> Reject | None:
-        ins = self.instrument
         if self.status is not TRADING:
             return Reject.MARKET_CLOSED
-        if stp not in ins.allowed_stp:
+        if stp not in self.instrument.allowed_stp:
             return Reject.STP_MODE_NOT_ALLOWED
         if c.client_order_id and (c.user_id, c.client_order_id) in self._client_ids:
             return Reject.DUPLICATE_ORDER
+        reason = static_reject(self.instrument, c)
+        if reason is not None:
+            return reason
         t = c.order_type
-        is_market = t in MARKET_TYPES
-        if is_market:
-            if c.price:
-                return Reject.INVALID_ORDER
-            if c.cap < 0:
-                return Reject.INVALID_ORDER
-            if c.quote_qty:
-                # Sized by quote amount: plain MARKET only, never together with a quantity.
-                if c.qty or t is not MARKET:
-                    return Reject.INVALID_ORDER
-                if c.quote_qty < 0 or c.quote_qty < ins.min_notional_units:
-                    return Reject.NOTIONAL
-            elif not ins.market_min_lots <= c.qty <= ins.market_max_lots:
-                return Reject.MARKET_LOT_SIZE
-        else:
-            if c.quote_qty or c.cap:
-                return Reject.INVALID_ORDER
-            if not ins.min_price_ticks <= c.price <= ins.max_price_ticks:
-                return Reject.PRICE_FILTER
-            if not ins.min_lots <= c.qty <= ins.max_lots:
-                return Reject.LOT_SIZE
-            if c.price * c.qty < ins.min_notional_units:
-                return Reject.NOTIONAL
-            if t is LIMIT_MAKER and (c.tif is not GTC or self._crosses(c.side, c.price)):
-                return Reject.WOULD_TAKE if c.tif is GTC else Reject.INVALID_ORDER
+        if t is LIMIT_MAKER and self._crosses(c.side, c.price):
+            return Reject.WOULD_TAKE
         if t in STOP_TYPES:
-            if not ins.min_price_ticks <= c.stop_price <= ins.max_price_ticks:
-                return Reject.PRICE_FILTER
             last = self.last_price
             if last:
                 fall = triggers_on_fall(c.side, t)
                 if (last <= c.stop_price) if fall else (last >= c.stop_price):
                     return Reject.WOULD_TRIGGER_IMMEDIATELY
-        elif c.stop_price:
-            return Reject.INVALID_ORDER
         return None
 
     def _check_amend(self, o: Order, price: int, qty: int) -> Reject | None:
@@ -717,3 +692,42 @@ class MatchingEngine:
 
     def _on_book(self, o: Order) -> bool:
         return o.order_id in self._book_of(o).levels.get(o.price, ())
+
+
+def static_reject(ins: Instrument, c: PlaceOrder) -> Reject | None:
+    """Why ``c`` breaks the market's rules whatever the book holds (shape and filters).
+
+    The engine checks it on every place; an accounts shard checks it before it holds
+    funds, so an ill-formed order is refused for what it is, not for its funds.
+    """
+    t = c.order_type
+    if (c.stp if c.stp is not None else ins.default_stp) not in ins.allowed_stp:
+        return Reject.STP_MODE_NOT_ALLOWED
+    if t in MARKET_TYPES:
+        if c.price or c.cap < 0:
+            return Reject.INVALID_ORDER
+        if c.quote_qty:
+            # Sized by quote amount: plain MARKET only, never together with a quantity.
+            if c.qty or t is not MARKET:
+                return Reject.INVALID_ORDER
+            if c.quote_qty < 0 or c.quote_qty < ins.min_notional_units:
+                return Reject.NOTIONAL
+        elif not ins.market_min_lots <= c.qty <= ins.market_max_lots:
+            return Reject.MARKET_LOT_SIZE
+    else:
+        if c.quote_qty or c.cap:
+            return Reject.INVALID_ORDER
+        if not ins.min_price_ticks <= c.price <= ins.max_price_ticks:
+            return Reject.PRICE_FILTER
+        if not ins.min_lots <= c.qty <= ins.max_lots:
+            return Reject.LOT_SIZE
+        if c.price * c.qty < ins.min_notional_units:
+            return Reject.NOTIONAL
+        if t is LIMIT_MAKER and c.tif is not GTC:
+            return Reject.INVALID_ORDER
+    if t in STOP_TYPES:
+        if not ins.min_price_ticks <= c.stop_price <= ins.max_price_ticks:
+            return Reject.PRICE_FILTER
+    elif c.stop_price:
+        return Reject.INVALID_ORDER
+    return None

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from rialto.domain import commands as cmd
 from rialto.domain import requests as req
-from rialto.domain.accounts import Accounts, AccountsError, Result
+from rialto.domain.accounts import Accounts, AccountsError
 from rialto.domain.assets import Asset
 from rialto.domain.engine import MatchingEngine
 from rialto.domain.events import (
@@ -26,17 +26,15 @@ from rialto.domain.events import (
     OrderUpdate,
     Trade,
 )
+from rialto.domain.funds import hold_new_order, trade_sides
 from rialto.domain.instruments import Instrument
-from rialto.domain.orders import FINAL_STATUSES, OrderType, Side
+from rialto.domain.orders import FINAL_STATUSES, Side
 from rialto.domain.postings import Posting
 from rialto.domain.rejects import Reject
 from rialto.domain.users import Users
 
 SNAPSHOT_VERSION = 1
 BUY = Side.BUY
-MARKET = OrderType.MARKET
-# Types that trade without a limit price once active: their buys cannot be priced ahead.
-_UNPRICED = frozenset({OrderType.MARKET, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
 
 
 class Outcome(NamedTuple):
@@ -118,23 +116,9 @@ class Exchange:
         if reason is not None:
             return _refused(seq, ts, r.symbol, reason)
         accounts = self.shard(r.user_id)
-        terms = accounts.markets[r.symbol]
-        whole = r.order_type in _UNPRICED and (r.quote_qty if r.side is BUY else r.qty) == 0
-        if whole:
-            # Cannot be priced ahead: hold the whole free balance and cap the order by it.
-            asset, unit = (
-                (terms.quote.symbol, terms.quote_per_unit)
-                if r.side is BUY
-                else (terms.base.symbol, terms.base_per_lot)
-            )
-            if accounts.balance(r.user_id, asset)[0] < unit:
-                return _refused(seq, ts, r.symbol, Reject.INSUFFICIENT_BALANCE)
-        held = self._hold(accounts, seq, ts, place, r.symbol)
-        if not held.ok:
-            return _refused(seq, ts, r.symbol, held.reason or Reject.INSUFFICIENT_BALANCE)
-        if whole:
-            unit = terms.quote_per_unit if r.side is BUY else terms.base_per_lot
-            place = place._replace(cap=held.held // unit)
+        reason, held, place = hold_new_order(accounts, "x", seq, ts, seq, place, r.symbol)
+        if held is None:
+            return _refused(seq, ts, r.symbol, reason or Reject.INSUFFICIENT_BALANCE)
         out: list[Event | Posting] = list(held.postings)
         events = engine.place(place)
         order_id = 0
@@ -147,24 +131,6 @@ class Exchange:
         self._route(r.symbol, ts, events, out)
         reject = first.reason if type(first) is OrderRejected else None
         return Outcome(seq, ts, r.symbol, reject, order_id, out)
-
-    def _hold(
-        self, accounts: Accounts, seq: int, ts: int, place: cmd.PlaceOrder, symbol: str
-    ) -> Result:
-        terms = accounts.markets.get(symbol)
-        if terms is None:
-            raise AccountsError(f"market {symbol} is not known to the accounts")
-        side, qty = place.side, place.qty
-        if side is BUY:
-            if place.order_type in _UNPRICED:
-                quote = place.quote_qty * terms.quote_per_unit
-                return accounts.hold_order(
-                    "x", seq, ts, seq, place.user_id, symbol, side, quote=quote
-                )
-            return accounts.hold_order(
-                "x", seq, ts, seq, place.user_id, symbol, side, price=place.price, qty=qty
-            )
-        return accounts.hold_order("x", seq, ts, seq, place.user_id, symbol, side, qty=qty)
 
     def _cancel(self, seq: int, ts: int, r: req.CancelOrder) -> Outcome:
         engine = self.engines.get(r.symbol)
@@ -220,21 +186,7 @@ class Exchange:
             t = type(e)
             if t is Trade:
                 tr: Trade = e  # type: ignore[assignment]
-                maker_buys = tr.taker_side is not BUY
-                buyer_id, seller_id = (
-                    (tr.maker_order_id, tr.taker_order_id)
-                    if maker_buys
-                    else (tr.taker_order_id, tr.maker_order_id)
-                )
-                buyer, seller = (
-                    (tr.maker_user_id, tr.taker_user_id)
-                    if maker_buys
-                    else (tr.taker_user_id, tr.maker_user_id)
-                )
-                for user, order_id, side, is_maker in (
-                    (buyer, buyer_id, Side.BUY, maker_buys),
-                    (seller, seller_id, Side.SELL, not maker_buys),
-                ):
+                for user, order_id, side, is_maker in trade_sides(tr):
                     res = self.shard(user).settle(
                         symbol, tr.trade_id, ts, holds[order_id], side, is_maker, tr.price, tr.qty
                     )

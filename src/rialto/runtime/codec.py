@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from rialto.domain import requests as req
+from rialto.domain import shards
 from rialto.domain.orders import MarketStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 
 _SIDE = {s.value: s for s in Side}
@@ -70,8 +71,23 @@ def _set_status(f: list[Any]) -> req.SetMarketStatus:
     return req.SetMarketStatus(symbol, _STATUS[status])
 
 
+def _place(f: list[Any]) -> shards.Place:
+    order = _new_order(f[:11])
+    hold_id, cap, hold_price, held_qty = _typed(f[11:], (INT, INT, INT, INT))
+    return shards.Place(*order, hold_id, cap, hold_price, held_qty)
+
+
+def _settle(f: list[Any]) -> shards.Settle:
+    symbol, trade_id, hold_id, side, is_maker, price, qty = f
+    _typed(
+        [symbol, trade_id, hold_id, side, is_maker, price, qty],
+        (STR, INT, INT, STR, bool, INT, INT),
+    )
+    return shards.Settle(symbol, trade_id, hold_id, _SIDE[side], is_maker, price, qty)
+
+
 # Tags are part of the on-disk format: never renumber, only add.
-_DECODERS: dict[int, Callable[[list[Any]], req.Request]] = {
+_DECODERS: dict[int, Callable[[list[Any]], shards.Message]] = {
     1: _new_order,
     2: lambda f: req.CancelOrder(*_typed(f, (INT, STR, INT, STR))),
     3: lambda f: req.CancelAllOrders(*_typed(f, (INT, STR))),
@@ -82,6 +98,9 @@ _DECODERS: dict[int, Callable[[list[Any]], req.Request]] = {
     8: _add_market,
     9: _set_status,
     10: lambda f: req.CreateUser(*_typed(f, (STR, STR))),
+    11: _place,
+    12: _settle,
+    13: lambda f: shards.Release(*_typed(f, (STR, INT))),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,
@@ -94,21 +113,80 @@ _TAGS: dict[type, int] = {
     req.AddMarket: 8,
     req.SetMarketStatus: 9,
     req.CreateUser: 10,
+    shards.Place: 11,
+    shards.Settle: 12,
+    shards.Release: 13,
 }
 
 
-def encode(seq: int, ts: int, r: req.Request) -> bytes:
-    record = [seq, ts, _TAGS[type(r)], *r]
+def _dumps(record: list[Any]) -> bytes:
     try:
         return orjson.dumps(record)
     except TypeError:  # an integer beyond 64 bits
         return b"J" + json.dumps(record, separators=(",", ":")).encode()
 
 
+def _loads(data: bytes) -> Any:
+    return json.loads(data[1:]) if data[:1] == b"J" else orjson.loads(data)
+
+
+def _message(tag: Any, fields: list[Any]) -> shards.Message:
+    if type(tag) is not int or tag not in _DECODERS:
+        raise CodecError(f"unknown record tag {tag!r}")
+    return _DECODERS[tag](fields)
+
+
+def encode(seq: int, ts: int, r: req.Request) -> bytes:
+    return _dumps([seq, ts, _TAGS[type(r)], *r])
+
+
 def decode(data: bytes) -> tuple[int, int, req.Request]:
     try:
-        record = json.loads(data[1:]) if data[:1] == b"J" else orjson.loads(data)
-        seq, ts, tag, *fields = record
-        return seq, ts, _DECODERS[tag](fields)
+        seq, ts, tag, *fields = _loads(data)
+        if tag > 10:
+            raise CodecError(f"tag {tag} is a message between shards, not a request")
+        return seq, ts, _message(tag, fields)  # type: ignore[return-value]
     except (ValueError, TypeError, KeyError) as exc:
         raise CodecError(f"undecodable journal record: {exc}") from exc
+
+
+class Input(NamedTuple):
+    """One record of a shard's journal: the input and where it came from."""
+
+    seq: int
+    ts: int
+    inbox_seq: int  # its message's position in the shard's inbox
+    source: str  # the sending shard; "" for a caller's request
+    number: int  # its number from ``source`` (0 for a caller's request)
+    rid: str  # the caller's request id and reply subject ("" when nobody waits)
+    reply: str
+    msg: shards.Message
+
+
+def encode_input(i: Input) -> bytes:
+    return _dumps([*i[:7], _TAGS[type(i.msg)], *i.msg])
+
+
+def decode_input(data: bytes) -> Input:
+    try:
+        seq, ts, inbox_seq, source, number, rid, reply, tag, *fields = _loads(data)
+        _typed(
+            [seq, ts, inbox_seq, source, number, rid, reply], (INT, INT, INT, STR, INT, STR, STR)
+        )
+        return Input(seq, ts, inbox_seq, source, number, rid, reply, _message(tag, fields))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CodecError(f"undecodable shard record: {exc}") from exc
+
+
+def encode_message(msg: shards.Message, number: int = 0, rid: str = "", reply: str = "") -> bytes:
+    """A message on the bus: a caller's request (number 0) or one shard's send to another."""
+    return _dumps([number, rid, reply, _TAGS[type(msg)], *msg])
+
+
+def decode_message(data: bytes) -> tuple[int, str, str, shards.Message]:
+    try:
+        number, rid, reply, tag, *fields = _loads(data)
+        _typed([number, rid, reply], (INT, STR, STR))
+        return number, rid, reply, _message(tag, fields)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CodecError(f"undecodable message: {exc}") from exc

@@ -60,6 +60,7 @@ from nats.js.api import (
 )
 
 from rialto.adapters.nats.connect import NatsConnection
+from rialto.adapters.nats.tasks import cancelled_while_delivering
 from rialto.runtime.journal import JournalError, JournalRecord
 
 if TYPE_CHECKING:
@@ -341,8 +342,29 @@ class JetStreamJournal:
         tail = await self._tail()
         if tail is None or tail.last <= after:
             return
-        end = tail.last
         start = 1 if after == 0 else await self._locate(after + 1, tail.stream_seq)
+        async for rec in self._records(after, start, tail.last):
+            yield rec
+
+    async def follow(self, after: int = 0) -> AsyncIterator[JournalRecord]:
+        """Every record with ``seq > after``, then each new one as it is written (a standby).
+
+        Never ends by itself; an ordered consumer, so nothing is acknowledged or shared.
+        """
+        if after < 0:
+            raise ValueError("after must be >= 0")
+        tail = await self._tail()
+        start = 1
+        if tail is not None and tail.last > after and after > 0:
+            start = await self._locate(after + 1, tail.stream_seq)
+        elif tail is not None and tail.last <= after:
+            start = tail.stream_seq + 1
+        async for rec in self._records(after, start, None):
+            yield rec
+
+    async def _records(
+        self, after: int, start: int, end: int | None
+    ) -> AsyncIterator[JournalRecord]:
         sub = await self._js.subscribe(
             self.subject,
             stream=self.stream.name,
@@ -353,10 +375,14 @@ class JetStreamJournal:
         )
         try:
             expect = after + 1
-            while expect <= end:
+            while end is None or expect <= end:
                 try:
-                    msg = await sub.next_msg(timeout=self._read_timeout)
+                    msg = await sub.next_msg(timeout=self._read_timeout if end else 1.0)
+                    cancelled_while_delivering()
                 except nats.errors.TimeoutError as exc:
+                    if end is None:
+                        cancelled_while_delivering()
+                        continue
                     raise JournalError(
                         f"journal {self.shard}: no frame for seq {expect} within "
                         f"{self._read_timeout}s (tail is {end})"
@@ -375,7 +401,7 @@ class JetStreamJournal:
                 for i in range(expect - frame.first, frame.count):
                     yield JournalRecord(frame.first + i, records[i])
                     expect += 1
-                    if expect > end:
+                    if end is not None and expect > end:
                         break
         finally:
             try:
