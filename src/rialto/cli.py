@@ -78,6 +78,28 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--password", required=True)
     p.set_defaults(handler=_cmd_users_create)
 
+    keys = sub.add_parser("apikeys", help="manage API keys").add_subparsers(
+        dest="apikeys_command", metavar="COMMAND", required=True
+    )
+    p = keys.add_parser("create", help="create an API key; prints its secret once, as JSON")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--permissions", required=True, help="read,trade[,withdraw]")
+    p.add_argument("--ip", action="append", default=[], help="allowed address (repeatable)")
+    p.add_argument(
+        "--public-key", default=None, help="an Ed25519 public key (PEM or base64): no secret"
+    )
+    p.set_defaults(handler=_cmd_apikeys_create)
+    p = keys.add_parser("revoke", help="revoke an API key")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--api-key", required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "apikeys.revoke", **_pick(a, "email api_key")}))
+    p = keys.add_parser("list", help="list a user's API keys (never their secrets)")
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "apikeys.list", "email": a.email}))
+
     adm = sub.add_parser("admin", help="operator actions").add_subparsers(
         dest="admin_command", metavar="COMMAND", required=True
     )
@@ -148,6 +170,20 @@ def _cmd_users_create(args: argparse.Namespace) -> int:
         "op": "users.create",
         "email": args.email,
         "password_hash": PasswordHasher().hash(args.password),
+    }
+    return _op(args, op)
+
+
+def _cmd_apikeys_create(args: argparse.Namespace) -> int:
+    public_key = args.public_key
+    if public_key and Path(public_key).is_file():
+        public_key = Path(public_key).read_text()
+    op = {
+        "op": "apikeys.create",
+        "email": args.email,
+        "permissions": args.permissions,
+        "ips": args.ip,
+        "public_key": public_key,
     }
     return _op(args, op)
 

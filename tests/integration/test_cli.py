@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -10,6 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from rialto.runtime.keyring import SecretBox
+from rialto.runtime.node import Node
 
 RIALTO = [sys.executable, "-m", "rialto.cli"]
 
@@ -203,3 +209,90 @@ def test_commands_reach_a_running_exchange(tmp_path: Path) -> None:
 
 def _journal_bytes(data_dir: Path) -> int:
     return sum(p.stat().st_size for p in (data_dir / "journal").glob("*.seg"))
+
+
+def test_api_keys_create_list_revoke(tmp_path: Path) -> None:
+    setup_market(tmp_path)
+    out = rialto(
+        tmp_path,
+        "apikeys",
+        "create",
+        "--email",
+        "alice@example.com",
+        "--permissions",
+        "trade,read",
+        "--ip",
+        "10.0.0.0/8",
+    )
+    key = json.loads(out.stdout)
+    assert len(key["api_key"]) == 64 and len(key["secret"]) == 64
+    assert key["permissions"] == ["read", "trade"] and key["ips"] == ["10.0.0.0/8"]
+    # The secret is journaled only sealed, and opens with the data directory's master key.
+    journal = b"".join(p.read_bytes() for p in (tmp_path / "journal").iterdir())
+    assert key["secret"].encode() not in journal
+    listed = json.loads(rialto(tmp_path, "apikeys", "list", "--email", "alice@example.com").stdout)
+    assert [k["api_key"] for k in listed["keys"]] == [key["api_key"]]
+    assert "secret" not in listed["keys"][0]
+
+    async def sealed() -> str:
+        node = await Node.open(tmp_path)
+        try:
+            return node.exchange.users.keys[key["api_key"]].verifier
+        finally:
+            await node.close()
+
+    box = SecretBox.for_data_dir(tmp_path)
+    assert box.unseal(asyncio.run(sealed()), key["api_key"]) == key["secret"]
+
+    pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    (tmp_path / "ed.pem").write_text(pem)
+    ed = json.loads(
+        rialto(
+            tmp_path,
+            "apikeys",
+            "create",
+            "--email",
+            "alice@example.com",
+            "--permissions",
+            "read",
+            "--public-key",
+            str(tmp_path / "ed.pem"),
+        ).stdout
+    )
+    assert ed["type"] == "ED25519" and "secret" not in ed
+
+    rialto(
+        tmp_path, "apikeys", "revoke", "--email", "alice@example.com", "--api-key", key["api_key"]
+    )
+    listed = json.loads(rialto(tmp_path, "apikeys", "list", "--email", "alice@example.com").stdout)
+    assert {k["api_key"]: k["revoked"] for k in listed["keys"]} == {
+        key["api_key"]: True,
+        ed["api_key"]: False,
+    }
+    again = rialto(
+        tmp_path,
+        "apikeys",
+        "revoke",
+        "--email",
+        "alice@example.com",
+        "--api-key",
+        key["api_key"],
+        ok=False,
+    )
+    assert again.returncode != 0 and "Invalid API-key" in again.stderr
+    for bad in (
+        ["--permissions", "read,fly"],
+        ["--permissions", ""],
+        ["--permissions", "read", "--ip", "not-an-ip"],
+        ["--permissions", "read", "--public-key", "bm90IGEga2V5"],
+    ):
+        proc = rialto(tmp_path, "apikeys", "create", "--email", "alice@example.com", *bad, ok=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    listed = json.loads(rialto(tmp_path, "apikeys", "list", "--email", "alice@example.com").stdout)
+    assert len(listed["keys"]) == 2

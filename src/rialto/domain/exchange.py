@@ -31,7 +31,7 @@ from rialto.domain.instruments import Instrument
 from rialto.domain.orders import FINAL_STATUSES, Side
 from rialto.domain.postings import Posting
 from rialto.domain.rejects import Reject
-from rialto.domain.users import Users
+from rialto.domain.users import ApiKey, Users
 
 SNAPSHOT_VERSION = 1
 BUY = Side.BUY
@@ -71,6 +71,8 @@ class Exchange:
             req.AddMarket: self._add_market,
             req.SetMarketStatus: self._set_status,
             req.CreateUser: self._create_user,
+            req.CreateApiKey: self._create_api_key,
+            req.RevokeApiKey: self._revoke_api_key,
         }
         self.last_seq = 0
         self.last_ts = 0  # time stamped on the last request carried out
@@ -235,6 +237,15 @@ class Exchange:
             return _refused(seq, ts, "", Reject.USER_EXISTS)
         return Outcome(seq, ts, "", None, 0, [], user_id=user.user_id)
 
+    def _create_api_key(self, seq: int, ts: int, r: req.CreateApiKey) -> Outcome:
+        self.users.add_key(create_key(ts, r))
+        return Outcome(seq, ts, "", None, 0, [], user_id=r.user_id)
+
+    def _revoke_api_key(self, seq: int, ts: int, r: req.RevokeApiKey) -> Outcome:
+        if not self.users.revoke_key(ts, r.user_id, r.api_key):
+            return _refused(seq, ts, "", Reject.UNKNOWN_API_KEY)
+        return Outcome(seq, ts, "", None, 0, [], user_id=r.user_id)
+
     # --- snapshots --------------------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -275,6 +286,10 @@ class Exchange:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AccountsError(f"corrupt exchange snapshot: {exc}") from exc
         return ex
+
+
+def create_key(ts: int, r: req.CreateApiKey) -> ApiKey:
+    return ApiKey(r.api_key, r.user_id, r.kind, r.verifier, r.permissions, r.ips, ts)
 
 
 def _refused(seq: int, ts: int, symbol: str, reason: Reject, order_id: int = 0) -> Outcome:

@@ -22,6 +22,7 @@ class Reject(StrEnum):
     PRECISION = "PRECISION"
     INVALID_SYMBOL = "INVALID_SYMBOL"
     USER_EXISTS = "USER_EXISTS"
+    UNKNOWN_API_KEY = "UNKNOWN_API_KEY"
 
 
 # (code, msg) exactly as Binance words them; ccxt maps several of them by text.
@@ -46,6 +47,7 @@ BINANCE_ERRORS: dict[Reject, tuple[int, str]] = {
     Reject.INVALID_SYMBOL: (-1121, "Invalid symbol."),
     # Not a Binance error: Binance has no sign-up API.
     Reject.USER_EXISTS: (-9001, "A user with this email already exists."),
+    Reject.UNKNOWN_API_KEY: (-2015, "Invalid API-key, IP, or permissions for action."),
 }
 
 

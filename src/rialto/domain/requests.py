@@ -64,6 +64,20 @@ class CreateUser(NamedTuple):
     password_hash: str
 
 
+class CreateApiKey(NamedTuple):
+    user_id: int
+    api_key: str
+    kind: str  # HMAC or ED25519
+    verifier: str  # see rialto.domain.users.ApiKey
+    permissions: tuple[str, ...]
+    ips: tuple[str, ...] = ()
+
+
+class RevokeApiKey(NamedTuple):
+    user_id: int
+    api_key: str
+
+
 class AddAsset(NamedTuple):
     symbol: str
     decimals: int
@@ -97,4 +111,6 @@ Request = (
     | AddMarket
     | SetMarketStatus
     | CreateUser
+    | CreateApiKey
+    | RevokeApiKey
 )

@@ -26,7 +26,7 @@ from rialto.domain.accounts import Accounts, AccountsError
 from rialto.domain.assets import Asset
 from rialto.domain.engine import MatchingEngine, static_reject
 from rialto.domain.events import Event, OrderAccepted, OrderRejected, OrderUpdate, Trade
-from rialto.domain.exchange import Outcome
+from rialto.domain.exchange import Outcome, create_key
 from rialto.domain.funds import UNPRICED, hold_new_order, trade_sides
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import FINAL_STATUSES, OrderType, SelfTradePrevention, Side, TimeInForce
@@ -214,13 +214,26 @@ class ControlShard(Shard):
     def __init__(self, name: str = CONTROL) -> None:
         super().__init__(name)
         self.users = Users()
-        self._handlers = {req.CreateUser: self._create_user}
+        self._handlers = {
+            req.CreateUser: self._create_user,
+            req.CreateApiKey: self._create_api_key,
+            req.RevokeApiKey: self._revoke_api_key,
+        }
 
     def _create_user(self, seq: int, ts: int, r: req.CreateUser) -> Step:
         user = self.users.create(ts, r.email, r.password_hash)
         if user is None:
             return _refused(seq, ts, "", Reject.USER_EXISTS)
         return Step(Outcome(seq, ts, "", None, 0, [], user_id=user.user_id), True, [])
+
+    def _create_api_key(self, seq: int, ts: int, r: req.CreateApiKey) -> Step:
+        self.users.add_key(create_key(ts, r))
+        return Step(Outcome(seq, ts, "", None, 0, [], user_id=r.user_id), True, [])
+
+    def _revoke_api_key(self, seq: int, ts: int, r: req.RevokeApiKey) -> Step:
+        if not self.users.revoke_key(ts, r.user_id, r.api_key):
+            return _refused(seq, ts, "", Reject.UNKNOWN_API_KEY)
+        return Step(Outcome(seq, ts, "", None, 0, [], user_id=r.user_id), True, [])
 
     def _state(self) -> dict[str, Any]:
         return {"users": self.users.to_state()}

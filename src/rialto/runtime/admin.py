@@ -8,6 +8,7 @@ directory). Every change goes through the journal like any request.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from pathlib import Path
@@ -19,6 +20,8 @@ from rialto.domain.instruments import Instrument
 from rialto.domain.numbers import NumberFormatError
 from rialto.domain.orders import MarketStatus
 from rialto.domain.rejects import BINANCE_ERRORS, FilterError
+from rialto.domain.users import PERMISSIONS
+from rialto.runtime.keyring import ed25519_public_key, new_token
 from rialto.runtime.node import Node, RequestError
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,54 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
         return _balances(node, user)
     if kind == "balances":
         return _balances(node, _user(node, op["email"]))
+    if kind == "apikeys.create":
+        return await _create_key(node, op)
+    if kind == "apikeys.revoke":
+        user = _user(node, op["email"])
+        out = await node.submit(req.RevokeApiKey(user, str(op["api_key"])))
+        _check(out.reject)
+        return {"api_key": op["api_key"], "revoked": True}
+    if kind == "apikeys.list":
+        user = _user(node, op["email"])
+        keys = [k for k in node.exchange.users.keys.values() if k.user_id == user]
+        return {
+            "keys": [
+                {
+                    "api_key": k.api_key,
+                    "type": k.kind,
+                    "permissions": list(k.permissions),
+                    "ips": list(k.ips),
+                    "revoked": bool(k.revoked_ts),
+                }
+                for k in keys
+            ]
+        }
     raise AdminError(f"unknown command {kind!r}")
+
+
+async def _create_key(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+    user = _user(node, op["email"])
+    perms = op["permissions"]
+    perms = [p.strip() for p in (perms.split(",") if isinstance(perms, str) else perms)]
+    if not perms or set(perms) - set(PERMISSIONS):
+        raise AdminError(f"permissions are a comma-separated subset of {','.join(PERMISSIONS)}")
+    ips = tuple(str(ip) for ip in op.get("ips") or ())
+    for ip in ips:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError as exc:
+            raise AdminError(f"not an IP address or network: {ip!r}") from exc
+    api_key = new_token()
+    result: dict[str, Any] = {"api_key": api_key}
+    if op.get("public_key"):
+        kind, verifier = "ED25519", ed25519_public_key(str(op["public_key"]))
+    else:
+        secret = new_token()
+        kind, verifier = "HMAC", node.secret_box().seal(secret, api_key)
+        result["secret"] = secret
+    request = req.CreateApiKey(user, api_key, kind, verifier, tuple(sorted(set(perms))), ips)
+    await node.submit(request)
+    return result | {"type": kind, "permissions": sorted(set(perms)), "ips": list(ips)}
 
 
 def _check(reject: object) -> None:

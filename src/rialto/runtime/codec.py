@@ -86,6 +86,14 @@ def _settle(f: list[Any]) -> shards.Settle:
     return shards.Settle(symbol, trade_id, hold_id, _SIDE[side], is_maker, price, qty)
 
 
+def _create_api_key(f: list[Any]) -> req.CreateApiKey:
+    user, key, kind, verifier, perms, ips = f
+    _typed([user, key, kind, verifier, perms, ips], (INT, STR, STR, STR, list, list))
+    if not all(type(v) is str for v in [*perms, *ips]):
+        raise CodecError(f"not lists of strings: {perms!r} {ips!r}")
+    return req.CreateApiKey(user, key, kind, verifier, tuple(perms), tuple(ips))
+
+
 # Tags are part of the on-disk format: never renumber, only add.
 _DECODERS: dict[int, Callable[[list[Any]], shards.Message]] = {
     1: _new_order,
@@ -101,6 +109,8 @@ _DECODERS: dict[int, Callable[[list[Any]], shards.Message]] = {
     11: _place,
     12: _settle,
     13: lambda f: shards.Release(*_typed(f, (STR, INT))),
+    14: _create_api_key,
+    15: lambda f: req.RevokeApiKey(*_typed(f, (INT, STR))),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,
@@ -116,6 +126,8 @@ _TAGS: dict[type, int] = {
     shards.Place: 11,
     shards.Settle: 12,
     shards.Release: 13,
+    req.CreateApiKey: 14,
+    req.RevokeApiKey: 15,
 }
 
 
@@ -136,6 +148,9 @@ def _message(tag: Any, fields: list[Any]) -> shards.Message:
     return _DECODERS[tag](fields)
 
 
+_BETWEEN_SHARDS = frozenset({11, 12, 13})
+
+
 def encode(seq: int, ts: int, r: req.Request) -> bytes:
     return _dumps([seq, ts, _TAGS[type(r)], *r])
 
@@ -143,7 +158,7 @@ def encode(seq: int, ts: int, r: req.Request) -> bytes:
 def decode(data: bytes) -> tuple[int, int, req.Request]:
     try:
         seq, ts, tag, *fields = _loads(data)
-        if tag > 10:
+        if tag in _BETWEEN_SHARDS:
             raise CodecError(f"tag {tag} is a message between shards, not a request")
         return seq, ts, _message(tag, fields)  # type: ignore[return-value]
     except (ValueError, TypeError, KeyError) as exc:

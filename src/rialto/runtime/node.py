@@ -21,6 +21,7 @@ from rialto.adapters.journal.file import FileJournal
 from rialto.domain.exchange import Exchange, Outcome
 from rialto.domain.requests import Request
 from rialto.runtime.codec import decode, encode
+from rialto.runtime.keyring import SecretBox
 from rialto.runtime.recovery import SHARD, recover
 from rialto.runtime.snapshots import SnapshotStore
 
@@ -57,6 +58,7 @@ class Node:
         self.exchange = exchange
         self.clock = clock
         self.snapshot_every = snapshot_every
+        self.data_dir = snapshots.directory.parent
         self.durable_seq = exchange.last_seq
         self._last_ts = exchange.last_ts  # time never goes back, also across restarts
         self._queue: list[tuple[Request, asyncio.Future[Outcome]]] = []
@@ -104,6 +106,10 @@ class Node:
             await journal.close()
             raise
         return cls(journal, snapshots, exchange, clock, snapshot_every)
+
+    def secret_box(self) -> SecretBox:
+        """Seals API key secrets at rest (the master key lives in the data directory)."""
+        return SecretBox.for_data_dir(self.data_dir)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every batch of outcomes once it is durable, in order."""
