@@ -254,15 +254,10 @@ class ReferenceModel:
         return None
 
     def check_place(self, c: PlaceOrder, stp: SelfTradePrevention) -> Reject | None:
+        """The order's own faults first, then what depends on the market's state."""
         ins = self.ins
-        if not self.trading:
-            return Reject.MARKET_CLOSED
         if stp not in ins.allowed_stp:
             return Reject.STP_MODE_NOT_ALLOWED
-        if c.client_order_id:
-            for o in self.open:
-                if o.user_id == c.user_id and o.client_order_id == c.client_order_id:
-                    return Reject.DUPLICATE_ORDER
         kind = c.order_type
         if kind in MARKET_KINDS:
             if c.price != 0 or c.cap < 0:  # a market order has no price
@@ -285,20 +280,26 @@ class ReferenceModel:
                 return Reject.LOT_SIZE
             if c.price * c.qty < ins.min_notional_units:
                 return Reject.NOTIONAL
-            if kind is OrderType.LIMIT_MAKER:
-                if c.tif is not TimeInForce.GTC:
-                    return Reject.INVALID_ORDER
-                if self.would_cross(c.side, c.price):
-                    return Reject.WOULD_TAKE
+            if kind is OrderType.LIMIT_MAKER and c.tif is not TimeInForce.GTC:
+                return Reject.INVALID_ORDER
         if kind in STOP_KINDS:
             if c.stop_price < ins.min_price_ticks or c.stop_price > ins.max_price_ticks:
                 return Reject.PRICE_FILTER
+        elif c.stop_price != 0:
+            return Reject.INVALID_ORDER
+        if not self.trading:
+            return Reject.MARKET_CLOSED
+        if c.client_order_id:
+            for o in self.open:
+                if o.user_id == c.user_id and o.client_order_id == c.client_order_id:
+                    return Reject.DUPLICATE_ORDER
+        if kind is OrderType.LIMIT_MAKER and self.would_cross(c.side, c.price):
+            return Reject.WOULD_TAKE
+        if kind in STOP_KINDS:
             probe = ModelOrder(0, 0, "", c.side, kind, c.tif, 0, 0, 0, c.stop_price, stp)
             # Before the first trade of the symbol any stop waits.
             if self.last_price is not None and stop_fires(probe, self.last_price):
                 return Reject.WOULD_TRIGGER_IMMEDIATELY
-        elif c.stop_price != 0:
-            return Reject.INVALID_ORDER
         return None
 
     def would_cross(self, side: Side, price: int) -> bool:

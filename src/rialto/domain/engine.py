@@ -120,7 +120,7 @@ class MatchingEngine:
         self.last_seq = c.seq
         ev: list[Event] = []
         stp = self.instrument.default_stp if c.stp is None else c.stp
-        reason = self._check_place(c, stp)
+        reason = self._check_place(c)
         if reason is not None:
             ev.append(OrderRejected(c.seq, c.ts, c.user_id, 0, c.client_order_id, reason))
             return ev
@@ -281,18 +281,18 @@ class MatchingEngine:
 
     def check_place(self, c: PlaceOrder) -> Reject | None:
         """Why ``place(c)`` would be refused right now, or None (changes nothing)."""
-        return self._check_place(c, self.instrument.default_stp if c.stp is None else c.stp)
+        return self._check_place(c)
 
-    def _check_place(self, c: PlaceOrder, stp: SelfTradePrevention) -> Reject | None:
-        if self.status is not TRADING:
-            return Reject.MARKET_CLOSED
-        if stp not in self.instrument.allowed_stp:
-            return Reject.STP_MODE_NOT_ALLOWED
-        if c.client_order_id and (c.user_id, c.client_order_id) in self._client_ids:
-            return Reject.DUPLICATE_ORDER
+    def _check_place(self, c: PlaceOrder) -> Reject | None:
+        # The order's own faults first, then what depends on the market's state (an
+        # accounts shard without the book checks the first part only, before its hold).
         reason = static_reject(self.instrument, c)
         if reason is not None:
             return reason
+        if self.status is not TRADING:
+            return Reject.MARKET_CLOSED
+        if c.client_order_id and (c.user_id, c.client_order_id) in self._client_ids:
+            return Reject.DUPLICATE_ORDER
         t = c.order_type
         if t is LIMIT_MAKER and self._crosses(c.side, c.price):
             return Reject.WOULD_TAKE

@@ -24,7 +24,7 @@ from rialto.domain import commands as cmd
 from rialto.domain import requests as req
 from rialto.domain.accounts import Accounts, AccountsError
 from rialto.domain.assets import Asset
-from rialto.domain.engine import MatchingEngine, static_reject
+from rialto.domain.engine import EngineError, MatchingEngine, static_reject
 from rialto.domain.events import Event, OrderAccepted, OrderRejected, OrderUpdate, Trade
 from rialto.domain.exchange import Outcome, create_key
 from rialto.domain.funds import UNPRICED, hold_new_order, trade_sides
@@ -193,7 +193,7 @@ def restore_shard(data: bytes) -> Shard:
         shard.received = {str(k): int(v) for k, v in doc["received"].items()}
         shard.sent = {str(k): int(v) for k, v in doc["sent"].items()}
         shard._load(doc["state"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, EngineError) as exc:
         raise AccountsError(f"corrupt shard snapshot: {exc}") from exc
     return shard
 
@@ -413,11 +413,15 @@ class MatchingShard(Shard):
         o = self.engine.orders.get(r.order_id)
         h = self.held.get(r.order_id)
         if o is not None and o.user_id == r.user_id and h is not None:
-            # The hold covers ``held_qty`` at ``hold_price``: never more, never dearer.
-            price = r.price or o.price
-            short = (r.qty or o.qty) > h.held_qty
-            if o.side is BUY and h.hold_price and price > h.hold_price:
-                short = True
+            # The hold covers ``held_qty`` at ``hold_price``: never more, never dearer. A
+            # buy held by amount (no hold price) can take no limit price at all.
+            price, qty = r.price or o.price, r.qty or o.qty
+            if o.side is not BUY:
+                short = qty > h.held_qty
+            elif h.hold_price:
+                short = price > h.hold_price or qty > h.held_qty
+            else:
+                short = price > 0
             if short:
                 return _refused(seq, ts, r.symbol, Reject.INSUFFICIENT_BALANCE, r.order_id)
         c = cmd.AmendOrder(seq, ts, r.user_id, r.order_id, r.price, r.qty)

@@ -31,9 +31,7 @@ class CodecError(ValueError):
 
 def _typed(fields: list[Any], types: tuple[type, ...]) -> list[Any]:
     """``fields`` when each has exactly its type (a bool is not an int)."""
-    if len(fields) != len(types) or any(
-        type(v) is not t for v, t in zip(fields, types, strict=True)
-    ):
+    if tuple(map(type, fields)) != types:
         raise CodecError(f"fields {fields!r} do not have the types {types}")
     return fields
 
