@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from rialto.adapters.nats.local_server import free_port
 from rialto.runtime.keyring import SecretBox
 from rialto.runtime.node import Node
 
@@ -172,7 +173,7 @@ def test_bad_arguments_exit_non_zero_without_traceback(tmp_path: Path) -> None:
 def test_commands_reach_a_running_exchange(tmp_path: Path) -> None:
     setup_market(tmp_path)
     server = subprocess.Popen(
-        [*RIALTO, "up", "--data-dir", str(tmp_path)],
+        [*RIALTO, "up", "--data-dir", str(tmp_path), "--port", str(free_port())],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

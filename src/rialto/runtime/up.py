@@ -11,11 +11,17 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from rialto.api.gateway import Gateway
+from rialto.api.rest import create_app
+from rialto.api.server import HttpServer
 from rialto.domain import requests as req
+from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from rialto.domain.users import User
+from rialto.marketdata import MarketData
 from rialto.runtime import admin
+from rialto.runtime.keyring import SecretBox
 from rialto.runtime.node import Node, NodeStopped
 from rialto.runtime.projection import SqlFeed
 
@@ -40,6 +46,16 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         raise
     node.subscribe(feed.add)
     feed.start()
+    market = seed_market_data(node)
+    node.subscribe(lambda outcomes: feed_market(market, outcomes))
+    gateway = Gateway(node, feed, market, SecretBox.for_data_dir(data_dir))
+    http = HttpServer(create_app(gateway), host, port)
+    try:
+        await http.start()
+    except BaseException:
+        await node.close()
+        await feed.close()
+        raise
     server = await admin.serve(node, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,8 +69,8 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
             tasks.append(asyncio.create_task(demo_liquidity(node, stop)))
             print(f"rialto: demo login {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")
         print(
-            f"rialto: running; the HTTP/WebSocket API for http://{host}:{port} comes with the "
-            "public API milestone. Operator commands: rialto --help. Ctrl-C stops.",
+            f"rialto: running; the Binance-compatible API is at http://{host}:{port}/api/v3 . "
+            "Operator commands: rialto --help. Ctrl-C stops.",
             flush=True,
         )
         await stop.wait()
@@ -62,6 +78,7 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await http.stop()
         server.close()
         await server.wait_closed()
         (data_dir / admin.SOCKET_NAME).unlink(missing_ok=True)
@@ -69,6 +86,21 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         await feed.close()
         print(f"rialto: stopped cleanly at seq {node.exchange.last_seq}", flush=True)
     return 0
+
+
+def feed_market(market: MarketData, outcomes: list[Outcome]) -> None:
+    for o in outcomes:
+        market.apply(o)
+
+
+def seed_market_data(node: Node) -> MarketData:
+    """The market-data read model, seeded with the books as recovered."""
+    market = MarketData()
+    for symbol, engine in node.exchange.engines.items():
+        update_id, bids, asks = engine.depth(None)
+        market.add_market(symbol, update_id, bids, asks, engine.last_price or 0, engine.status)
+    market.last_seq = node.durable_seq
+    return market
 
 
 async def seed_demo(node: Node) -> None:

@@ -202,6 +202,16 @@ class SqlStore:
         query = query.order_by(t.c.stream, t.c.seq, t.c.posting_idx, t.c.leg_idx)
         return [_posting(r) for r in self._read(query.limit(_limit(limit)))]
 
+    def trade_fees(self, refs: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """The fee (asset, amount) of each settled trade side ``"SYMBOL:trade id:SIDE"``."""
+        if not refs:
+            return {}
+        t = schema.ledger_postings
+        query = select(t.c.ref, t.c.asset, t.c.amount).where(
+            t.c.kind == "trade", t.c.account == "fees", t.c.ref.in_(list(refs))
+        )
+        return {str(r.ref): (str(r.asset), int(r.amount)) for r in self._read(query)}
+
     def count(self, table: str) -> int:
         """How many rows a table of the read model holds (for checks and tests)."""
         with self.read_engine.connect() as conn:

@@ -1,0 +1,1 @@
+"""The Binance-compatible REST and WebSocket API: errors, request signing, rate limits."""

@@ -1,0 +1,278 @@
+"""The Binance-Spot-compatible REST API under ``/api/v3`` (Starlette).
+
+Every answer is JSON; every error is ``{"code": -N, "msg": "..."}`` with Binance's code,
+wording and HTTP status. Nothing raises past a handler: an unexpected exception is
+logged and answered with -1000, never a traceback. Each response carries
+``X-MBX-USED-WEIGHT-1M``; over the per-IP weight limit the answer is 429, then 418.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rialto.api import errors, views
+from rialto.api.errors import ApiError
+from rialto.api.gateway import Gateway, now_ms
+from rialto.api.params import Params
+from rialto.api.ratelimit import RateLimiter
+from rialto.api.signing import check_timestamp, signed_payload
+from rialto.domain.users import ApiKey
+from rialto.marketdata import KLINE_INTERVALS
+
+log = logging.getLogger("rialto.api")
+Handler = Callable[[Request, Params], Awaitable[Any]]
+SignedHandler = Callable[[Request, Params, ApiKey], Awaitable[Any]]
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+class Api:
+    def __init__(self, gateway: Gateway, limiter: RateLimiter | None = None) -> None:
+        self.g = gateway
+        self.limiter = limiter or RateLimiter()
+
+    def _respond(self, request: Request, weight: int, body: Any, status: int = 200) -> Response:
+        usage = self.limiter.hit(_ip(request), weight, now_ms())
+        error = self.limiter.error(usage)
+        if error is not None:
+            return JSON(error.body(), error.status, {**usage.headers(), **error.headers()})
+        return JSON(body, status, usage.headers())
+
+    def public(self, handler: Handler, weight: int = 1) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                params = Params(request.url.query.encode(), await request.body())
+                body = await handler(request, params)
+            except ApiError as exc:
+                return self._error(request, exc, weight)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return self._error(request, errors.unknown(), weight)
+            return self._respond(request, weight, body)
+
+        return endpoint
+
+    def signed(
+        self, handler: SignedHandler, needed: str, weight: int = 1
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                raw_query = request.scope.get("query_string", b"")
+                raw_body = await request.body()
+                params = Params(raw_query, raw_body)
+                payload, signature = signed_payload(raw_query, raw_body)
+                key = self.g.keys.signed(
+                    request.headers.get("x-mbx-apikey"), payload, signature, _ip(request), needed
+                )
+                check_timestamp(params.values, now_ms())
+                body = await handler(request, params, key)
+            except ApiError as exc:
+                return self._error(request, exc, weight)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return self._error(request, errors.unknown(), weight)
+            return self._respond(request, weight, body)
+
+        return endpoint
+
+    def _error(self, request: Request, exc: ApiError, weight: int) -> Response:
+        usage = self.limiter.hit(_ip(request), weight, now_ms())
+        return JSON(exc.body(), exc.status, {**usage.headers(), **exc.headers()})
+
+    # --- public ---------------------------------------------------------------
+
+    async def ping(self, request: Request, p: Params) -> Any:
+        return {}
+
+    async def time(self, request: Request, p: Params) -> Any:
+        return {"serverTime": now_ms()}
+
+    async def exchange_info(self, request: Request, p: Params) -> Any:
+        return self.g.exchange_info(p)
+
+    async def depth(self, request: Request, p: Params) -> Any:
+        symbol = p.need("symbol")
+        ins = self.g.instrument(symbol)
+        limit = p.limit(100, 5000)
+        update_id, bids, asks = self.g.market.depth(symbol, limit)
+        return {
+            "lastUpdateId": update_id,
+            "bids": views.levels(ins, bids),
+            "asks": views.levels(ins, asks),
+        }
+
+    async def trades(self, request: Request, p: Params) -> Any:
+        symbol = p.need("symbol")
+        ins = self.g.instrument(symbol)
+        ticks = self.g.market.trades(symbol, p.limit(500, 1000), p.integer("fromId"))
+        return [views.trade(ins, t) for t in ticks]
+
+    async def agg_trades(self, request: Request, p: Params) -> Any:
+        symbol = p.need("symbol")
+        ins = self.g.instrument(symbol)
+        start, end = p.integer("startTime"), p.integer("endTime")
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise errors.more_than_hours(1)
+        ticks = self.g.market.agg_trades(
+            symbol, p.integer("fromId"), start, end, p.limit(500, 1000)
+        )
+        return [views.agg_trade(ins, t) for t in ticks]
+
+    async def klines(self, request: Request, p: Params) -> Any:
+        symbol = p.need("symbol")
+        ins = self.g.instrument(symbol)
+        interval = p.need("interval")
+        if interval not in KLINE_INTERVALS:
+            raise errors.invalid_interval()
+        candles = self.g.market.klines(
+            symbol,
+            interval,
+            p.integer("startTime"),
+            p.integer("endTime"),
+            p.limit(500, 1000),
+            now_ms=now_ms(),
+        )
+        return [views.kline(ins, c) for c in candles]
+
+    def _symbols(self, p: Params) -> tuple[list[str], bool]:
+        one = p.get("symbol")
+        many = p.symbols()
+        if one is not None and many is not None:
+            raise errors.bad_param_combo()
+        if one is not None:
+            self.g.instrument(one)
+            return [one], True
+        names = many if many is not None else self.g.market.symbols()
+        for s in names:
+            self.g.instrument(s)
+        return names, False
+
+    async def ticker_24h(self, request: Request, p: Params) -> Any:
+        names, single = self._symbols(p)
+        now = now_ms()
+        out = [
+            views.ticker_24h(
+                self.g.instrument(s), self.g.market.ticker_24h(s, now), self.g.market.book_ticker(s)
+            )
+            for s in names
+        ]
+        return out[0] if single else out
+
+    async def ticker_price(self, request: Request, p: Params) -> Any:
+        names, single = self._symbols(p)
+        out = [
+            {"symbol": s, "price": views.price(self.g.instrument(s), self.g.market.last_price(s))}
+            for s in names
+        ]
+        return out[0] if single else out
+
+    async def book_ticker(self, request: Request, p: Params) -> Any:
+        names, single = self._symbols(p)
+        out = [views.book_ticker(self.g.instrument(s), self.g.market.book_ticker(s)) for s in names]
+        return out[0] if single else out
+
+    async def avg_price(self, request: Request, p: Params) -> Any:
+        return self.g.avg_price(p.need("symbol"))
+
+    # --- signed -----------------------------------------------------------------
+
+    async def account(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return self.g.account(key, p)
+
+    async def new_order(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return await self.g.place(key.user_id, p)
+
+    async def test_order(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return await self.g.place(key.user_id, p, test=True)
+
+    async def order(self, request: Request, p: Params, key: ApiKey) -> Any:
+        if request.method == "DELETE":
+            return await self.g.cancel(key.user_id, p)
+        return await self.g.get_order(key.user_id, p)
+
+    async def open_orders(self, request: Request, p: Params, key: ApiKey) -> Any:
+        if request.method == "DELETE":
+            return await self.g.cancel_all(key.user_id, p)
+        return await self.g.open_orders(key.user_id, p)
+
+    async def all_orders(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return await self.g.all_orders(key.user_id, p)
+
+    async def my_trades(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return await self.g.my_trades(key.user_id, p)
+
+    async def empty_list(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return []
+
+    async def futures_info(self, request: Request, p: Params) -> Any:
+        return {
+            "timezone": "UTC",
+            "serverTime": now_ms(),
+            "rateLimits": [],
+            "exchangeFilters": [],
+            "symbols": [],
+        }
+
+
+def create_app(gateway: Gateway) -> Starlette:
+    api = Api(gateway)
+    pub, sig = api.public, api.signed
+    v3 = "/api/v3"
+    routes = [
+        Route(f"{v3}/ping", pub(api.ping)),
+        Route(f"{v3}/time", pub(api.time)),
+        Route(f"{v3}/exchangeInfo", pub(api.exchange_info, 20)),
+        Route(f"{v3}/depth", pub(api.depth, 5)),
+        Route(f"{v3}/trades", pub(api.trades, 25)),
+        Route(f"{v3}/historicalTrades", pub(api.trades, 25)),
+        Route(f"{v3}/aggTrades", pub(api.agg_trades, 4)),
+        Route(f"{v3}/klines", pub(api.klines, 2)),
+        Route(f"{v3}/uiKlines", pub(api.klines, 2)),
+        Route(f"{v3}/ticker/24hr", pub(api.ticker_24h, 2)),
+        Route(f"{v3}/ticker/price", pub(api.ticker_price, 2)),
+        Route(f"{v3}/ticker/bookTicker", pub(api.book_ticker, 2)),
+        Route(f"{v3}/avgPrice", pub(api.avg_price, 2)),
+        Route(f"{v3}/account", sig(api.account, "read", 20)),
+        Route(f"{v3}/order", sig(api.new_order, "trade"), methods=["POST"]),
+        Route(f"{v3}/order/test", sig(api.test_order, "trade"), methods=["POST"]),
+        Route(f"{v3}/order", sig(api.order, "trade"), methods=["DELETE"]),
+        Route(f"{v3}/order", sig(api.order, "read", 4), methods=["GET"]),
+        Route(f"{v3}/openOrders", sig(api.open_orders, "trade"), methods=["DELETE"]),
+        Route(f"{v3}/openOrders", sig(api.open_orders, "read", 6), methods=["GET"]),
+        Route(f"{v3}/allOrders", sig(api.all_orders, "read", 20)),
+        Route(f"{v3}/myTrades", sig(api.my_trades, "read", 20)),
+        # What ccxt's load_markets asks for beyond spot: valid, empty answers.
+        Route("/sapi/v1/capital/config/getall", sig(api.empty_list, "read")),
+        Route("/sapi/v1/margin/allPairs", sig(api.empty_list, "read")),
+        Route("/sapi/v1/margin/isolated/allPairs", sig(api.empty_list, "read")),
+        Route("/fapi/v1/exchangeInfo", pub(api.futures_info)),
+        Route("/dapi/v1/exchangeInfo", pub(api.futures_info)),
+    ]
+    app = Starlette(routes=routes)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSON(errors.unknown().body(), 404)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return JSON(errors.unknown().body(), 405)
+
+    app.add_exception_handler(404, not_found)
+    app.add_exception_handler(405, not_allowed)
+    return app

@@ -1,0 +1,120 @@
+"""A running Rialto (``rialto up`` as a real process) with two funded users and API keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from rialto.runtime.admin import execute
+from rialto.runtime.node import Node
+
+RIALTO = [sys.executable, "-m", "rialto.cli"]
+USERS = {
+    "alice@api.test": {"USDT": "1000000", "BTC": "10", "ETH": "100"},
+    "bob@api.test": {"USDT": "1000000", "BTC": "10", "ETH": "100"},
+}
+MARKETS = [
+    {"symbol": "BTCUSDT", "base_asset": "BTC", "quote_asset": "USDT", "tick_size": "0.01",
+     "step_size": "0.0001", "min_notional": "5"},
+    {"symbol": "ETHUSDT", "base_asset": "ETH", "quote_asset": "USDT", "tick_size": "0.01",
+     "step_size": "0.0001", "min_notional": "5"},
+]  # fmt: skip
+
+
+@dataclass
+class Rialto:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return (self.data_dir / "up.log").read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _prepare(data_dir: Path) -> dict[str, dict[str, Any]]:
+    node = await Node.open(data_dir)
+    keys: dict[str, dict[str, Any]] = {}
+    try:
+        for asset, decimals in (("BTC", 8), ("ETH", 18), ("USDT", 6)):
+            await execute(node, {"op": "assets.add", "symbol": asset, "decimals": decimals})
+        for spec in MARKETS:
+            await execute(node, {"op": "markets.add", "spec": spec})
+        for email, funds in USERS.items():
+            hashed = PasswordHasher().hash("a long password")
+            await execute(node, {"op": "users.create", "email": email, "password_hash": hashed})
+            for asset, amount in funds.items():
+                await execute(
+                    node, {"op": "deposit", "email": email, "asset": asset, "amount": amount}
+                )
+            keys[email] = await execute(
+                node, {"op": "apikeys.create", "email": email, "permissions": "read,trade"}
+            )
+        keys["reader"] = await execute(
+            node, {"op": "apikeys.create", "email": "alice@api.test", "permissions": "read"}
+        )
+    finally:
+        await node.close()
+    return keys
+
+
+def start(data_dir: Path) -> Rialto:
+    keys = asyncio.run(_prepare(data_dir))
+    port = free_port()
+    log = (data_dir / "up.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rialto.cli",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v3/ping", timeout=1) as r:
+                if json.loads(r.read()) == {}:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("rialto up did not start:\n" + (data_dir / "up.log").read_text())
+        time.sleep(0.1)
+    return Rialto(url, data_dir, proc, keys)
+
+
+def stop(r: Rialto) -> None:
+    r.proc.send_signal(signal.SIGTERM)
+    try:
+        r.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        r.proc.kill()
+        r.proc.wait(5)
