@@ -138,9 +138,9 @@ def test_failover_of_a_busy_shard(nats_server: LocalNatsServer, tmp_path: Path) 
             _print_logs(cluster)
             raise
         finally:
+            cluster.stop_all()  # first: the members must not outlive the test
             await client.close()
             await client.conn.close()
-            cluster.stop_all()
 
     run(scenario(), timeout=240)
 
@@ -174,8 +174,8 @@ def test_random_kills_lose_nothing(nats_server: LocalNatsServer, tmp_path: Path)
             _print_logs(cluster)
             raise
         finally:
+            cluster.stop_all()  # first: the members must not outlive the test
             await client.close()
             await client.conn.close()
-            cluster.stop_all()
 
     run(scenario(), timeout=300)

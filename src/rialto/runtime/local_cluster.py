@@ -86,6 +86,11 @@ class LocalCluster:
         for member in list(self.procs):
             self.stop(member)
 
+    def __del__(self) -> None:  # a member never outlives its harness
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+
     def log(self, member: str) -> str:
         return (self.data_dir / f"{member}.log").read_text(errors="replace")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from rialto.adapters.nats.connect import connect
 from rialto.runtime.member import Member
 
 log = logging.getLogger("rialto.serve")
+STOP_TIMEOUT_S = 15.0
 
 
 async def serve(
@@ -34,6 +36,10 @@ async def serve(
     await m.start()
     print(f"rialto serve {' '.join(services)}: member {name} on {nats_url}", flush=True)
     await stop.wait()
-    await m.stop()
-    await conn.close()
+    try:  # hand the shards over; without the bus that cannot finish: leave anyway
+        await asyncio.wait_for(m.stop(), STOP_TIMEOUT_S)
+    except (TimeoutError, OSError) as exc:
+        log.warning("member %s: stopped without handing over: %r", name, exc)
+    with contextlib.suppress(TimeoutError, OSError):
+        await asyncio.wait_for(conn.close(), 2.0)
     return 0
