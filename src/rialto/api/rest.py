@@ -16,7 +16,8 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from rialto.api import errors, views
 from rialto.api.errors import ApiError
@@ -24,6 +25,7 @@ from rialto.api.gateway import Gateway, now_ms
 from rialto.api.params import Params
 from rialto.api.ratelimit import RateLimiter
 from rialto.api.signing import check_timestamp, signed_payload
+from rialto.api.ws import Hub
 from rialto.domain.users import ApiKey
 from rialto.marketdata import KLINE_INTERVALS
 
@@ -231,11 +233,11 @@ class Api:
         }
 
 
-def create_app(gateway: Gateway) -> Starlette:
+def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
     api = Api(gateway)
     pub, sig = api.public, api.signed
     v3 = "/api/v3"
-    routes = [
+    routes: list[BaseRoute] = [
         Route(f"{v3}/ping", pub(api.ping)),
         Route(f"{v3}/time", pub(api.time)),
         Route(f"{v3}/exchangeInfo", pub(api.exchange_info, 20)),
@@ -265,6 +267,8 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/fapi/v1/exchangeInfo", pub(api.futures_info)),
         Route("/dapi/v1/exchangeInfo", pub(api.futures_info)),
     ]
+    if hub is not None:
+        routes += _stream_routes(hub)
     app = Starlette(routes=routes)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -276,3 +280,19 @@ def create_app(gateway: Gateway) -> Starlette:
     app.add_exception_handler(404, not_found)
     app.add_exception_handler(405, not_allowed)
     return app
+
+
+def _stream_routes(hub: Hub) -> list[BaseRoute]:
+    async def raw(ws: WebSocket) -> None:
+        names = ws.path_params.get("streams", "")
+        await hub.serve(ws, [n for n in names.split("/") if n], combined=False)
+
+    async def combined(ws: WebSocket) -> None:
+        names = ws.query_params.get("streams", "")
+        await hub.serve(ws, [n for n in names.split("/") if n], combined=True)
+
+    return [
+        WebSocketRoute("/ws", raw),
+        WebSocketRoute("/ws/{streams:path}", raw),
+        WebSocketRoute("/stream", combined),
+    ]

@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from rialto.api.gateway import Gateway
 from rialto.api.rest import create_app
 from rialto.api.server import HttpServer
+from rialto.api.ws import Hub
 from rialto.domain import requests as req
-from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from rialto.domain.users import User
@@ -47,9 +47,10 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
     node.subscribe(feed.add)
     feed.start()
     market = seed_market_data(node)
-    node.subscribe(lambda outcomes: feed_market(market, outcomes))
     gateway = Gateway(node, feed, market, SecretBox.for_data_dir(data_dir))
-    http = HttpServer(create_app(gateway), host, port)
+    hub = Hub(market, gateway.instrument, lambda: set(node.exchange.engines))
+    node.subscribe(hub.on_outcomes)
+    http = HttpServer(create_app(gateway, hub), host, port)
     try:
         await http.start()
     except BaseException:
@@ -61,7 +62,7 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(hub.run(), name="streams")]
     try:
         print(f"rialto: data directory {data_dir.resolve()}, recovered to seq {node.durable_seq}")
         if demo:
@@ -86,11 +87,6 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         await feed.close()
         print(f"rialto: stopped cleanly at seq {node.exchange.last_seq}", flush=True)
     return 0
-
-
-def feed_market(market: MarketData, outcomes: list[Outcome]) -> None:
-    for o in outcomes:
-        market.apply(o)
 
 
 def seed_market_data(node: Node) -> MarketData:

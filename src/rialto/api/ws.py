@@ -1,0 +1,307 @@
+"""Market streams over WebSocket: ``/ws``, ``/ws/<streams>``, ``/stream?streams=a/b``.
+
+The hub is fed the durable outcomes (through the market-data read model) and fans each
+update out to the connections subscribed to its streams. Trades and book tickers go out
+at once; depth diffs are merged per symbol and sent every 100 ms (``@depth@100ms``) and
+every second (``@depth``), contiguous in ``U``/``u``; partial books, klines and tickers of
+the symbols that changed go out every second. Each connection has a bounded queue: a
+consumer that falls that far behind is disconnected (close code 1008), never allowed to
+hold the others up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from rialto.api import streams
+from rialto.api.streams import Stream
+from rialto.domain.exchange import Outcome
+from rialto.domain.instruments import Instrument
+from rialto.marketdata import Candle, DepthUpdate, KlineTick, MarketData, TradeTick
+
+log = logging.getLogger("rialto.ws")
+QUEUE_LIMIT = 2000  # messages a connection may have waiting before it is dropped
+MAX_STREAMS = 1024
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Merged:
+    """Depth diffs of one symbol merged over an interval: first U, last u, final levels."""
+
+    def __init__(self, u: DepthUpdate) -> None:
+        self.symbol = u.symbol
+        self.first, self.last = u.first_id, u.last_id
+        self.bids = dict(u.bids)
+        self.asks = dict(u.asks)
+
+    def add(self, u: DepthUpdate) -> None:
+        self.last = u.last_id
+        self.bids.update(u.bids)
+        self.asks.update(u.asks)
+
+    def update(self) -> DepthUpdate:
+        return DepthUpdate(
+            self.symbol,
+            0,
+            self.first,
+            self.last,
+            sorted(self.bids.items(), reverse=True),
+            sorted(self.asks.items()),
+        )
+
+
+class Client:
+    def __init__(self, ws: WebSocket, combined: bool) -> None:
+        self.ws = ws
+        self.combined = combined
+        self.streams: set[str] = set()
+        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
+        self.dropped = asyncio.Event()
+
+    def put(self, text: str) -> None:
+        if self.dropped.is_set():
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped.set()  # a slow consumer: disconnected by its own task
+
+
+class Hub:
+    def __init__(
+        self,
+        market: MarketData,
+        instrument_of: Callable[[str], Instrument],
+        known: Callable[[], set[str]],
+    ) -> None:
+        self.market = market
+        self.instrument_of = instrument_of
+        self.known = known
+        self.subs: dict[str, set[Client]] = {}
+        self.parsed: dict[str, Stream] = {}
+        self._fast: dict[str, _Merged] = {}
+        self._slow: dict[str, _Merged] = {}
+        self._changed: set[str] = set()
+        self._klines: dict[tuple[str, str], Candle] = {}
+        self.clients = 0
+        self.dropped = 0
+
+    # --- feeding -----------------------------------------------------------
+
+    def on_outcomes(self, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            for u in self.market.apply(o):
+                t = type(u)
+                if t is TradeTick:
+                    self._trade(u)  # type: ignore[arg-type]
+                elif t is DepthUpdate:
+                    self._depth(u)  # type: ignore[arg-type]
+                elif t is KlineTick:
+                    k: KlineTick = u  # type: ignore[assignment]
+                    self._klines[(k.symbol, k.interval)] = k.candle
+
+    def _trade(self, t: TradeTick) -> None:
+        lower = t.symbol.lower()
+        self._changed.add(t.symbol)
+        name = f"{lower}@trade"
+        if name in self.subs:
+            self._emit(name, streams.trade(self.instrument_of(t.symbol), t, _now()))
+        name = f"{lower}@aggTrade"
+        if name in self.subs:
+            self._emit(name, streams.agg_trade(self.instrument_of(t.symbol), t, _now()))
+
+    def _depth(self, u: DepthUpdate) -> None:
+        for acc in (self._fast, self._slow):
+            merged = acc.get(u.symbol)
+            if merged is None:
+                acc[u.symbol] = _Merged(u)
+            else:
+                merged.add(u)
+        self._changed.add(u.symbol)
+        name = f"{u.symbol.lower()}@bookTicker"
+        if name in self.subs:
+            book = self.market.book_ticker(u.symbol)
+            self._emit(name, streams.book_ticker(self.instrument_of(u.symbol), book))
+
+    # --- timed streams -------------------------------------------------------
+
+    async def run(self) -> None:
+        tick = 0
+        while True:
+            await asyncio.sleep(0.1)
+            tick += 1
+            try:
+                self._flush_depth(self._fast, "@depth@100ms")
+                self._flush_partial(fast=True)
+                if tick % 10 == 0:
+                    self._flush_depth(self._slow, "@depth")
+                    self._flush_partial(fast=False)
+                    self._flush_second()
+            except Exception:  # a formatting bug must not stop the streams
+                log.exception("stream flush failed")
+
+    def _flush_depth(self, acc: dict[str, _Merged], suffix: str) -> None:
+        merged = list(acc.values())
+        acc.clear()
+        now = _now()
+        for m in merged:
+            name = f"{m.symbol.lower()}{suffix}"
+            if name in self.subs:
+                u = m.update()
+                self._emit(name, streams.depth_update(self.instrument_of(m.symbol), u, now))
+
+    def _flush_partial(self, fast: bool) -> None:
+        for name, stream in list(self.parsed.items()):
+            if stream.kind != "depthN" or stream.fast != fast or name not in self.subs:
+                continue
+            update_id, bids, asks = self.market.depth(stream.symbol, stream.levels)
+            payload = streams.partial_depth(
+                self.instrument_of(stream.symbol), update_id, bids, asks
+            )
+            self._emit(name, payload)
+
+    def _flush_second(self) -> None:
+        now = _now()
+        changed, self._changed = self._changed, set()
+        klines, self._klines = self._klines, {}
+        for (symbol, interval), candle in klines.items():
+            name = f"{symbol.lower()}@kline_{interval}"
+            if name in self.subs:
+                self._emit(name, streams.kline(self.instrument_of(symbol), interval, candle, now))
+        minis = []
+        for symbol in sorted(changed):
+            lower = symbol.lower()
+            ins = self.instrument_of(symbol)
+            t = self.market.ticker_24h(symbol, now)
+            mini = streams.mini_ticker(ins, t, now)
+            minis.append(mini)
+            if f"{lower}@miniTicker" in self.subs:
+                self._emit(f"{lower}@miniTicker", mini)
+            if f"{lower}@ticker" in self.subs:
+                book = self.market.book_ticker(symbol)
+                self._emit(f"{lower}@ticker", streams.ticker(ins, t, book, now))
+        if minis and streams.ALL_MINI_TICKERS in self.subs:
+            self._emit(streams.ALL_MINI_TICKERS, minis)
+
+    def _emit(self, name: str, payload: Any) -> None:
+        raw: str | None = None
+        combined: str | None = None
+        for client in list(self.subs.get(name, ())):
+            if client.combined:
+                if combined is None:
+                    combined = orjson.dumps({"stream": name, "data": payload}).decode()
+                client.put(combined)
+            else:
+                if raw is None:
+                    raw = orjson.dumps(payload).decode()
+                client.put(raw)
+
+    # --- connections -----------------------------------------------------------
+
+    def _subscribe(self, client: Client, names: list[str]) -> str | None:
+        known = self.known()
+        for name in names:
+            if not isinstance(name, str) or streams.parse(name, known) is None:
+                return f"Invalid request: unknown stream {name!r}"
+        if len(client.streams | set(names)) > MAX_STREAMS:
+            return f"Invalid request: more than {MAX_STREAMS} streams"
+        for name in names:
+            stream = streams.parse(name, known)
+            assert stream is not None
+            self.parsed[name] = stream
+            self.subs.setdefault(name, set()).add(client)
+            client.streams.add(name)
+        return None
+
+    def _unsubscribe(self, client: Client, names: list[str]) -> None:
+        for name in names:
+            client.streams.discard(name)
+            subs = self.subs.get(name)
+            if subs is not None:
+                subs.discard(client)
+                if not subs:
+                    del self.subs[name]
+                    self.parsed.pop(name, None)
+
+    async def serve(self, ws: WebSocket, initial: list[str], combined: bool) -> None:
+        await ws.accept()
+        client = Client(ws, combined)
+        error = self._subscribe(client, [n for n in initial if n])
+        if error is not None:
+            await ws.send_text(orjson.dumps({"error": {"code": 2, "msg": error}}).decode())
+            await ws.close(code=1008)
+            return
+        self.clients += 1
+        sender = asyncio.create_task(self._send(client))
+        receiver = asyncio.create_task(self._receive(client))
+        dropped = asyncio.create_task(client.dropped.wait())
+        try:
+            await asyncio.wait({sender, receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sender, receiver, dropped):
+                t.cancel()
+            await asyncio.gather(sender, receiver, dropped, return_exceptions=True)
+            self._unsubscribe(client, list(client.streams))
+            self.clients -= 1
+            if client.dropped.is_set():
+                self.dropped += 1
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1008, reason="slow consumer")
+
+    async def _send(self, client: Client) -> None:
+        while True:
+            text = await client.queue.get()
+            await client.ws.send_text(text)
+
+    async def _receive(self, client: Client) -> None:
+        try:
+            while True:
+                text = await client.ws.receive_text()
+                reply = self._control(client, text)
+                client.put(orjson.dumps(reply).decode())
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+    def _control(self, client: Client, text: str) -> dict[str, Any]:
+        try:
+            msg = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return {"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}}
+        if not isinstance(msg, dict):
+            return {"error": {"code": 3, "msg": "Invalid JSON: expected an object"}}
+        rid = msg.get("id")
+        method, params = msg.get("method"), msg.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list):
+                return _error("Invalid request: params must be a list", rid)
+            if method == "SUBSCRIBE":
+                error = self._subscribe(client, params)
+                if error is not None:
+                    return _error(error, rid)
+            else:
+                self._unsubscribe(client, [p for p in params if isinstance(p, str)])
+            return {"result": None, "id": rid}
+        if method == "LIST_SUBSCRIPTIONS":
+            return {"result": sorted(client.streams), "id": rid}
+        combined = params[1] if isinstance(params, list) and len(params) == 2 else None
+        if method == "SET_PROPERTY" and params[0] == "combined" and isinstance(combined, bool):
+            client.combined = combined
+            return {"result": None, "id": rid}
+        if method == "GET_PROPERTY" and params == ["combined"]:
+            return {"result": client.combined, "id": rid}
+        return _error(f"Invalid request: unknown method {method!r}", rid)
+
+
+def _error(msg: str, rid: Any, code: int = 2) -> dict[str, Any]:
+    return {"error": {"code": code, "msg": msg}, "id": rid}

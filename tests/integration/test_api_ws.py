@@ -1,0 +1,156 @@
+"""Market streams over WebSocket against a running ``rialto up``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import websockets
+from api_server import Rialto, start, stop
+from test_api_ccxt import client
+
+SYMBOL = "BTC/USDT"
+DEPTH = "/api/v3/depth?symbol=BTCUSDT&limit=5000"
+
+
+@pytest.fixture(scope="module")
+def rialto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rialto]:
+    r = start(tmp_path_factory.mktemp("ws"))
+    try:
+        yield r
+    finally:
+        stop(r)
+
+
+def ws_url(r: Rialto, path: str) -> str:
+    return r.url.replace("http://", "ws://") + path
+
+
+def rest(r: Rialto, path: str) -> Any:
+    with urllib.request.urlopen(r.url + path) as resp:
+        return json.loads(resp.read())
+
+
+async def recv(ws: Any, timeout: float = 5.0) -> Any:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+def test_control_messages_are_acknowledged_as_binance_does(rialto: Rialto) -> None:
+    async def scenario() -> None:
+        async with websockets.connect(ws_url(rialto, "/ws")) as ws:
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1}))
+            assert await recv(ws) == {"result": None, "id": 1}
+            params = ["btcusdt@depth@100ms", "ethusdt@kline_1m", "!miniTicker@arr"]
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": params, "id": 2}))
+            assert await recv(ws) == {"result": None, "id": 2}
+            await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 3}))
+            listed = await recv(ws)
+            assert listed == {"result": sorted(["btcusdt@trade", *params]), "id": 3}
+            await ws.send(
+                json.dumps({"method": "UNSUBSCRIBE", "params": ["btcusdt@trade"], "id": 4})
+            )
+            assert await recv(ws) == {"result": None, "id": 4}
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["nope@trade"], "id": 5}))
+            answer = await recv(ws)
+            assert answer["id"] == 5 and answer["error"]["code"] == 2
+            await ws.send("not json")
+            assert (await recv(ws))["error"]["code"] == 3
+
+    asyncio.run(scenario())
+
+
+def test_trade_streams_raw_and_combined(rialto: Rialto) -> None:
+    alice, bob = client(rialto, "alice@api.test"), client(rialto, "bob@api.test")
+
+    async def scenario() -> None:
+        raw_url = ws_url(rialto, "/ws/btcusdt@trade")
+        combined_url = ws_url(rialto, "/stream?streams=btcusdt@aggTrade/btcusdt@bookTicker")
+        async with websockets.connect(raw_url) as raw, websockets.connect(combined_url) as comb:
+            await asyncio.to_thread(alice.load_markets)
+            await asyncio.to_thread(bob.load_markets)
+            await asyncio.to_thread(alice.create_order, SYMBOL, "limit", "buy", 0.01, 60000)
+            await asyncio.to_thread(bob.create_order, SYMBOL, "limit", "sell", 0.01, 60000)
+            trade = await recv(raw)
+            assert trade["e"] == "trade" and trade["s"] == "BTCUSDT"
+            assert trade["p"] == "60000.00000000" and trade["q"] == "0.01000000"
+            assert trade["m"] is True  # the buyer was the maker
+            seen: dict[str, Any] = {}
+            while "btcusdt@aggTrade" not in seen:
+                msg = await recv(comb)
+                seen[msg["stream"]] = msg["data"]
+            assert seen["btcusdt@aggTrade"]["a"] == trade["t"]
+
+    asyncio.run(scenario())
+
+
+def test_local_book_from_depth_diffs_matches_rest_depth(rialto: Rialto) -> None:
+    """Binance's procedure: buffer diffs, take a snapshot, drop what it covers, apply."""
+    alice, bob = client(rialto, "alice@api.test"), client(rialto, "bob@api.test")
+    alice.load_markets()
+    bob.load_markets()
+    rng = random.Random(5)
+
+    def trade_a_while(n: int) -> None:
+        for _ in range(n):
+            who = rng.choice((alice, bob))
+            side = rng.choice(("buy", "sell"))
+            price = 60000 + rng.randint(-20, 20) * 10
+            amount = rng.randint(1, 30) / 1000
+            try:
+                who.create_order(SYMBOL, "limit", side, amount, price)
+            except Exception as exc:
+                assert "insufficient" in str(exc).lower(), exc
+            if rng.random() < 0.2:
+                for o in who.fetch_open_orders(SYMBOL)[:2]:
+                    who.cancel_order(o["id"], SYMBOL)
+
+    async def scenario() -> None:
+        async with websockets.connect(ws_url(rialto, "/ws/btcusdt@depth@100ms")) as ws:
+            busy = asyncio.create_task(asyncio.to_thread(trade_a_while, 150))
+            await asyncio.sleep(0.5)
+            snapshot = await asyncio.to_thread(
+                rest, rialto, "/api/v3/depth?symbol=BTCUSDT&limit=5000"
+            )
+            book = {
+                "bids": {Decimal(p): q for p, q in snapshot["bids"]},
+                "asks": {Decimal(p): q for p, q in snapshot["asks"]},
+            }
+            local_id = snapshot["lastUpdateId"]
+            first = True
+            while True:
+                try:
+                    event = await recv(ws, timeout=3.0 if busy.done() else 10.0)
+                except TimeoutError:
+                    if busy.done():
+                        break
+                    raise
+                if event["u"] <= local_id:
+                    continue
+                if first:
+                    assert event["U"] <= local_id + 1 <= event["u"], (event["U"], local_id)
+                    first = False
+                else:
+                    assert event["U"] == local_id + 1, "a gap in the depth stream"
+                for side, key in (("bids", "b"), ("asks", "a")):
+                    for p, q in event[key]:
+                        if Decimal(q) == 0:
+                            book[side].pop(Decimal(p), None)
+                        else:
+                            book[side][Decimal(p)] = q
+                local_id = event["u"]
+            await busy
+            final = await asyncio.to_thread(rest, rialto, DEPTH)
+            assert final["lastUpdateId"] == local_id
+            assert sorted(book["bids"].items(), reverse=True) == [
+                (Decimal(p), q) for p, q in final["bids"]
+            ]
+            assert sorted(book["asks"].items()) == [(Decimal(p), q) for p, q in final["asks"]]
+            assert final["bids"] or final["asks"]
+
+    asyncio.run(scenario())
