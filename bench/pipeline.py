@@ -23,8 +23,13 @@ same after deleting every snapshot, a full replay from genesis. Both must end on
 node had at close.
 
     .venv/bin/python bench/pipeline.py [--quick] [--requests N] [--clients C] [--dir DIR]
+                                       [--no-jetstream]
 
-prints one JSON line. Without ``--dir`` it works in a temporary directory under the current
+prints one JSON line. ``jetstream`` holds the same path on NATS JetStream, from
+``bench/_cluster.py`` (three ``rialto serve`` members on a private NATS 2.15, failovers
+measured; see its docstring), and ``failover_s`` its slowest takeover.
+
+Without ``--dir`` it works in a temporary directory under the current
 directory (not /tmp, which may be a RAM disk where fsync costs nothing), removed at the end.
 """
 
@@ -38,6 +43,7 @@ import os
 import platform
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -205,6 +211,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="journal size (1,000,000)")
     parser.add_argument("--clients", type=int, default=256)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--no-jetstream", action="store_true", help="skip the JetStream run (bench/_cluster.py)"
+    )
     args = parser.parse_args()
     if not 1 <= args.clients <= USERS:
         parser.error(f"--clients must be between 1 and {USERS} (each client trades for its users)")
@@ -226,6 +235,7 @@ def main() -> None:
             raise AssertionError(f"full replay gave {last} {state}, closed at {load['last_seq']}")
     finally:
         shutil.rmtree(base)
+    jetstream = None if args.no_jetstream else jetstream_figures(args.quick)
     result: dict[str, Any] = {
         "bench": "pipeline",
         "mode": "embedded",
@@ -246,11 +256,28 @@ def main() -> None:
         "journal_bytes": journal_bytes,
         "disk_fdatasync_p50_ms": [fsync_before, fsync_after],  # before and after the load
         "state_hash": load["state_hash"][:16],
-        "jetstream": None,
+        "jetstream": jetstream,
+        "failover_s": None if jetstream is None else jetstream.get("failover_max_s"),
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
     print(json.dumps(result))
+
+
+def jetstream_figures(quick: bool) -> dict[str, Any] | None:
+    """The same path on NATS JetStream (bench/_cluster.py: three members, failovers)."""
+    script = Path(__file__).resolve().parent / "_cluster.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), *(["--quick"] if quick else [])],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return {"error": f"bench/_cluster.py exited {proc.returncode}"}
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
 
 
 if __name__ == "__main__":
