@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import random
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
@@ -154,3 +158,101 @@ def test_local_book_from_depth_diffs_matches_rest_depth(rialto: Rialto) -> None:
             assert final["bids"] or final["asks"]
 
     asyncio.run(scenario())
+
+
+def _signed_subscribe(key: dict[str, Any], rid: str, secret: str | None = None) -> str:
+    params: dict[str, Any] = {"apiKey": key["api_key"], "timestamp": int(time.time() * 1000)}
+    payload = "&".join(f"{k}={params[k]}" for k in sorted(params))
+    params["signature"] = hmac.new(
+        (secret or key["secret"]).encode(), payload.encode(), hashlib.sha256
+    ).hexdigest()
+    return json.dumps({"id": rid, "method": "userDataStream.subscribe.signature", "params": params})
+
+
+def test_user_data_over_the_websocket_api(rialto: Rialto) -> None:
+    """ccxt.pro's and python-binance's way: /ws-api/v3, userDataStream.subscribe.signature."""
+    alice, bob = client(rialto, "alice@api.test"), client(rialto, "bob@api.test")
+    alice.load_markets()
+    bob.load_markets()
+
+    async def next_event(ws: Any, kind: str) -> dict[str, Any]:
+        while True:
+            msg = await recv(ws)
+            if msg.get("event", {}).get("e") == kind:
+                assert msg["subscriptionId"] == 0
+                return dict(msg["event"])
+
+    async def scenario() -> None:
+        async with websockets.connect(ws_url(rialto, "/ws-api/v3")) as ws:
+            await ws.send(_signed_subscribe(rialto.keys["alice@api.test"], "x", secret="bad"))
+            refused = await recv(ws)
+            assert refused["id"] == "x" and refused["error"]["code"] == -1022
+            await ws.send(_signed_subscribe(rialto.keys["alice@api.test"], "s1"))
+            assert await recv(ws) == {"id": "s1", "status": 200, "result": {"subscriptionId": 0}}
+            order = await asyncio.to_thread(
+                alice.create_order, SYMBOL, "limit", "buy", 0.02, 55000, {"clientOrderId": "u1"}
+            )
+            new = await next_event(ws, "executionReport")
+            assert (new["x"], new["X"], new["c"], new["i"]) == (
+                "NEW",
+                "NEW",
+                "u1",
+                int(order["id"]),
+            )
+            assert new["p"] == "55000.00000000" and new["q"] == "0.02000000"
+            position = await next_event(ws, "outboundAccountPosition")
+            assert {b["a"] for b in position["B"]} == {"USDT"}
+            await asyncio.to_thread(bob.create_order, SYMBOL, "limit", "sell", 0.005, 55000)
+            fill = await next_event(ws, "executionReport")
+            assert (fill["x"], fill["X"], fill["l"], fill["z"]) == (
+                "TRADE",
+                "PARTIALLY_FILLED",
+                "0.00500000",
+                "0.00500000",
+            )
+            assert fill["m"] is True and fill["N"] == "BTC" and fill["t"] > 0
+            await asyncio.to_thread(alice.cancel_order, order["id"], SYMBOL)
+            canceled = await next_event(ws, "executionReport")
+            assert (canceled["x"], canceled["X"], canceled["C"]) == ("CANCELED", "CANCELED", "u1")
+            unsubscribe = {"id": "u", "method": "userDataStream.unsubscribe"}
+            await ws.send(json.dumps({**unsubscribe, "params": {"subscriptionId": 0}}))
+            while (answer := await recv(ws)).get("id") != "u":
+                pass
+            assert answer == {"id": "u", "status": 200, "result": {}}
+
+    asyncio.run(scenario())
+
+
+def test_legacy_listen_key_stream(rialto: Rialto) -> None:
+    key = rialto.keys["bob@api.test"]
+    bob = client(rialto, "bob@api.test")
+    bob.load_markets()
+
+    def call(method: str, query: str = "") -> Any:
+        req = urllib.request.Request(
+            f"{rialto.url}/api/v3/userDataStream{query}",
+            method=method,
+            headers={"X-MBX-APIKEY": key["api_key"]},
+        )
+        with urllib.request.urlopen(req) as resp:
+            return json.loads(resp.read())
+
+    listen_key = call("POST")["listenKey"]
+    assert call("POST")["listenKey"] == listen_key  # one per user, extended
+    assert call("PUT", f"?listenKey={listen_key}") == {}
+
+    async def scenario() -> None:
+        async with websockets.connect(ws_url(rialto, f"/ws/{listen_key}")) as ws:
+            await asyncio.to_thread(bob.create_order, SYMBOL, "limit", "sell", 0.001, 90000)
+            while (event := await recv(ws))["e"] != "executionReport":
+                pass
+            assert event["X"] == "NEW" and event["S"] == "SELL"
+
+    asyncio.run(scenario())
+    assert call("DELETE", f"?listenKey={listen_key}") == {}
+    try:
+        call("PUT", f"?listenKey={listen_key}")
+        raise AssertionError("a closed listenKey was kept alive")
+    except urllib.error.HTTPError as exc:
+        assert json.loads(exc.read())["code"] == -1125
+    bob.cancel_all_orders(SYMBOL)

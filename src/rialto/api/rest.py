@@ -25,7 +25,8 @@ from rialto.api.gateway import Gateway, now_ms
 from rialto.api.params import Params
 from rialto.api.ratelimit import RateLimiter
 from rialto.api.signing import check_timestamp, signed_payload
-from rialto.api.ws import Hub
+from rialto.api.userdata import UserData
+from rialto.api.ws import Hub, WsApi
 from rialto.domain.users import ApiKey
 from rialto.marketdata import KLINE_INTERVALS
 
@@ -46,8 +47,14 @@ def _ip(request: Request) -> str:
 
 
 class Api:
-    def __init__(self, gateway: Gateway, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        limiter: RateLimiter | None = None,
+        userdata: UserData | None = None,
+    ) -> None:
         self.g = gateway
+        self.userdata = userdata
         self.limiter = limiter or RateLimiter()
 
     def _respond(self, request: Request, weight: int, body: Any, status: int = 200) -> Response:
@@ -84,6 +91,25 @@ class Api:
                     request.headers.get("x-mbx-apikey"), payload, signature, _ip(request), needed
                 )
                 check_timestamp(params.values, now_ms())
+                body = await handler(request, params, key)
+            except ApiError as exc:
+                return self._error(request, exc, weight)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return self._error(request, errors.unknown(), weight)
+            return self._respond(request, weight, body)
+
+        return endpoint
+
+    def keyed(
+        self, handler: SignedHandler, weight: int = 2
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """USER_STREAM endpoints: an API key, no signature."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                params = Params(request.scope.get("query_string", b""), await request.body())
+                key = self.g.keys.unsigned(request.headers.get("x-mbx-apikey"), _ip(request))
                 body = await handler(request, params, key)
             except ApiError as exc:
                 return self._error(request, exc, weight)
@@ -220,6 +246,22 @@ class Api:
     async def my_trades(self, request: Request, p: Params, key: ApiKey) -> Any:
         return await self.g.my_trades(key.user_id, p)
 
+    async def user_data_stream(self, request: Request, p: Params, key: ApiKey) -> Any:
+        users = self.userdata
+        if users is None:
+            raise errors.invalid_listen_key()
+        if request.method == "POST":
+            return {"listenKey": users.new_listen_key(key.user_id, now_ms())}
+        listen_key = p.need("listenKey")
+        done = (
+            users.keep_alive(key.user_id, listen_key, now_ms())
+            if request.method == "PUT"
+            else users.close_listen_key(key.user_id, listen_key)
+        )
+        if not done:
+            raise errors.invalid_listen_key()
+        return {}
+
     async def empty_list(self, request: Request, p: Params, key: ApiKey) -> Any:
         return []
 
@@ -234,7 +276,7 @@ class Api:
 
 
 def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
-    api = Api(gateway)
+    api = Api(gateway, userdata=hub.userdata if hub is not None else None)
     pub, sig = api.public, api.signed
     v3 = "/api/v3"
     routes: list[BaseRoute] = [
@@ -260,6 +302,11 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
         Route(f"{v3}/openOrders", sig(api.open_orders, "read", 6), methods=["GET"]),
         Route(f"{v3}/allOrders", sig(api.all_orders, "read", 20)),
         Route(f"{v3}/myTrades", sig(api.my_trades, "read", 20)),
+        Route(
+            f"{v3}/userDataStream",
+            api.keyed(api.user_data_stream),
+            methods=["POST", "PUT", "DELETE"],
+        ),
         # What ccxt's load_markets asks for beyond spot: valid, empty answers.
         Route("/sapi/v1/capital/config/getall", sig(api.empty_list, "read")),
         Route("/sapi/v1/margin/allPairs", sig(api.empty_list, "read")),
@@ -292,6 +339,7 @@ def _stream_routes(hub: Hub) -> list[BaseRoute]:
         await hub.serve(ws, [n for n in names.split("/") if n], combined=True)
 
     return [
+        WebSocketRoute("/ws-api/v3", WsApi(hub).serve),
         WebSocketRoute("/ws", raw),
         WebSocketRoute("/ws/{streams:path}", raw),
         WebSocketRoute("/stream", combined),

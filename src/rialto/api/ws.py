@@ -21,8 +21,11 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from rialto.api import streams
+from rialto.api import errors, streams
+from rialto.api.errors import ApiError
+from rialto.api.signing import KeyCheck, check_timestamp, ws_api_payload
 from rialto.api.streams import Stream
+from rialto.api.userdata import UserData
 from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.marketdata import Candle, DepthUpdate, KlineTick, MarketData, TradeTick
@@ -84,8 +87,14 @@ class Hub:
         market: MarketData,
         instrument_of: Callable[[str], Instrument],
         known: Callable[[], set[str]],
+        userdata: UserData | None = None,
+        keys: KeyCheck | None = None,
     ) -> None:
         self.market = market
+        self.userdata = userdata
+        self.keys = keys
+        # user id -> (client, subscription id; None for a listenKey stream, with its key)
+        self.user_subs: dict[int, dict[Client, tuple[int | None, str]]] = {}
         self.instrument_of = instrument_of
         self.known = known
         self.subs: dict[str, set[Client]] = {}
@@ -100,6 +109,23 @@ class Hub:
     # --- feeding -----------------------------------------------------------
 
     def on_outcomes(self, outcomes: list[Outcome]) -> None:
+        self._market_outcomes(outcomes)
+        if self.userdata is not None:
+            for ev in self.userdata.events(outcomes):
+                subs = self.user_subs.get(ev.user_id)
+                if subs:
+                    self._emit_user(subs, ev.payload)
+
+    def _emit_user(self, subs: dict[Client, tuple[int | None, str]], payload: Any) -> None:
+        for client, (sub_id, key) in list(subs.items()):
+            if sub_id is not None:
+                client.put(orjson.dumps({"subscriptionId": sub_id, "event": payload}).decode())
+            elif client.combined:
+                client.put(orjson.dumps({"stream": key, "data": payload}).decode())
+            else:
+                client.put(orjson.dumps(payload).decode())
+
+    def _market_outcomes(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             for u in self.market.apply(o):
                 t = type(u)
@@ -237,7 +263,12 @@ class Hub:
     async def serve(self, ws: WebSocket, initial: list[str], combined: bool) -> None:
         await ws.accept()
         client = Client(ws, combined)
-        error = self._subscribe(client, [n for n in initial if n])
+        names = [n for n in initial if "@" in n or n.startswith("!")]
+        for key in initial:  # a listenKey; anything else (ccxt.pro's /ws/0, /ws/1...) is a name
+            user = self.userdata.listen_key_user(key, _now()) if self.userdata else None
+            if user is not None:
+                self.user_subs.setdefault(user, {})[client] = (None, key)
+        error = self._subscribe(client, names)
         if error is not None:
             await ws.send_text(orjson.dumps({"error": {"code": 2, "msg": error}}).decode())
             await ws.close(code=1008)
@@ -253,11 +284,23 @@ class Hub:
                 t.cancel()
             await asyncio.gather(sender, receiver, dropped, return_exceptions=True)
             self._unsubscribe(client, list(client.streams))
+            self._drop_user(client)
             self.clients -= 1
             if client.dropped.is_set():
                 self.dropped += 1
                 with contextlib.suppress(Exception):
                     await ws.close(code=1008, reason="slow consumer")
+
+    def _drop_user(self, client: Client, sub_id: int | None = None) -> bool:
+        found = False
+        for user, subs in list(self.user_subs.items()):
+            entry = subs.get(client)
+            if entry is not None and (sub_id is None or entry[0] == sub_id):
+                del subs[client]
+                found = True
+                if not subs:
+                    del self.user_subs[user]
+        return found
 
     async def _send(self, client: Client) -> None:
         while True:
@@ -305,3 +348,94 @@ class Hub:
 
 def _error(msg: str, rid: Any, code: int = 2) -> dict[str, Any]:
     return {"error": {"code": code, "msg": msg}, "id": rid}
+
+
+class WsApi:
+    """The WebSocket API's user data methods (``/ws-api/v3``), JSON-RPC style as Binance."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def serve(self, ws: WebSocket) -> None:
+        await ws.accept()
+        client = Client(ws, combined=False)
+        self.hub.clients += 1
+        next_id = [0]
+
+        async def receive() -> None:
+            try:
+                while True:
+                    text = await ws.receive_text()
+                    client.put(orjson.dumps(self._call(client, text, next_id, ws)).decode())
+            except (WebSocketDisconnect, RuntimeError):
+                return
+
+        sender = asyncio.create_task(self.hub._send(client))
+        receiver = asyncio.create_task(receive())
+        dropped = asyncio.create_task(client.dropped.wait())
+        try:
+            await asyncio.wait({sender, receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sender, receiver, dropped):
+                t.cancel()
+            await asyncio.gather(sender, receiver, dropped, return_exceptions=True)
+            self.hub._drop_user(client)
+            self.hub.clients -= 1
+
+    def _call(self, client: Client, text: str, next_id: list[int], ws: WebSocket) -> Any:
+        try:
+            msg = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return _api_error(None, -1000, "Malformed request.")
+        if not isinstance(msg, dict):
+            return _api_error(None, -1000, "Malformed request.")
+        rid, method, params = msg.get("id"), msg.get("method"), msg.get("params") or {}
+        if not isinstance(params, dict):
+            return _api_error(rid, -1000, "Malformed request.")
+        if method == "ping":
+            return {"id": rid, "status": 200, "result": {}}
+        if method == "time":
+            return {"id": rid, "status": 200, "result": {"serverTime": _now()}}
+        if method == "userDataStream.subscribe.signature":
+            try:
+                user = self._authorize(params, ws)
+            except ApiError as exc:
+                return _api_error(rid, exc.code, exc.msg, exc.status)
+            sub_id = next_id[0]
+            next_id[0] += 1
+            self.hub.user_subs.setdefault(user, {})[client] = (sub_id, "")
+            return {"id": rid, "status": 200, "result": {"subscriptionId": sub_id}}
+        if method == "userDataStream.unsubscribe":
+            sub = params.get("subscriptionId")
+            if not isinstance(sub, int) or not self.hub._drop_user(client, sub):
+                return _api_error(rid, -2036, "No subscription with that id is active.")
+            return {"id": rid, "status": 200, "result": {}}
+        if method == "session.subscriptions":
+            ids = [
+                {"subscriptionId": entry[0]}
+                for subs in self.hub.user_subs.values()
+                for c, entry in subs.items()
+                if c is client and entry[0] is not None
+            ]
+            return {"id": rid, "status": 200, "result": ids}
+        return _api_error(rid, -1000, f"Unknown method {method!r}.")
+
+    def _authorize(self, params: dict[str, Any], ws: WebSocket) -> int:
+        if self.hub.keys is None:
+            raise errors.rejected_key()
+        signature = params.get("signature")
+        if not isinstance(signature, str):
+            raise errors.mandatory_missing("signature")
+        key = self.hub.keys.signed(
+            str(params.get("apiKey", "")),
+            ws_api_payload(params),
+            signature,
+            ws.client.host if ws.client else "",
+            "read",
+        )
+        check_timestamp({k: str(v) for k, v in params.items()}, _now())
+        return key.user_id
+
+
+def _api_error(rid: Any, code: int, msg: str, status: int = 400) -> dict[str, Any]:
+    return {"id": rid, "status": status, "error": {"code": code, "msg": msg}}

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from rialto.api.gateway import Gateway
+from rialto.api.gateway import Gateway, now_ms
 from rialto.api.rest import create_app
 from rialto.api.server import HttpServer
+from rialto.api.userdata import UserData
 from rialto.api.ws import Hub
 from rialto.domain import requests as req
 from rialto.domain.instruments import Instrument
@@ -48,7 +49,10 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
     feed.start()
     market = seed_market_data(node)
     gateway = Gateway(node, feed, market, SecretBox.for_data_dir(data_dir))
-    hub = Hub(market, gateway.instrument, lambda: set(node.exchange.engines))
+    userdata = UserData(node.exchange, gateway.instrument, now_ms)
+    hub = Hub(
+        market, gateway.instrument, lambda: set(node.exchange.engines), userdata, gateway.keys
+    )
     node.subscribe(hub.on_outcomes)
     http = HttpServer(create_app(gateway, hub), host, port)
     try:
