@@ -9,6 +9,7 @@ logged and answered with -1000, never a traceback. Each response carries
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from rialto.api import errors, views
+from rialto.api import errors, openapi, views
 from rialto.api.errors import ApiError
 from rialto.api.gateway import Gateway, now_ms
 from rialto.api.params import Params
@@ -55,7 +56,10 @@ class Api:
     ) -> None:
         self.g = gateway
         self.userdata = userdata
-        self.limiter = limiter or RateLimiter()
+        self._openapi = openapi.document()
+        self.limiter = limiter or RateLimiter(
+            int(os.environ.get("RIALTO_IP_WEIGHT_PER_MINUTE", "6000"))
+        )
 
     def _respond(self, request: Request, weight: int, body: Any, status: int = 200) -> Response:
         usage = self.limiter.hit(_ip(request), weight, now_ms())
@@ -265,6 +269,9 @@ class Api:
     async def empty_list(self, request: Request, p: Params, key: ApiKey) -> Any:
         return []
 
+    async def openapi(self, request: Request, p: Params) -> Any:
+        return self._openapi
+
     async def futures_info(self, request: Request, p: Params) -> Any:
         return {
             "timezone": "UTC",
@@ -311,6 +318,7 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
         Route("/sapi/v1/capital/config/getall", sig(api.empty_list, "read")),
         Route("/sapi/v1/margin/allPairs", sig(api.empty_list, "read")),
         Route("/sapi/v1/margin/isolated/allPairs", sig(api.empty_list, "read")),
+        Route("/openapi.json", pub(api.openapi)),
         Route("/fapi/v1/exchangeInfo", pub(api.futures_info)),
         Route("/dapi/v1/exchangeInfo", pub(api.futures_info)),
     ]
