@@ -24,7 +24,9 @@ from rialto.api import errors, openapi, views
 from rialto.api.errors import ApiError
 from rialto.api.gateway import Gateway, now_ms
 from rialto.api.params import Params
+from rialto.api.people import People
 from rialto.api.ratelimit import RateLimiter
+from rialto.api.sessions import Sessions, Throttle
 from rialto.api.signing import check_timestamp, signed_payload
 from rialto.api.userdata import UserData
 from rialto.api.ws import Hub, WsApi
@@ -322,6 +324,7 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
         Route("/fapi/v1/exchangeInfo", pub(api.futures_info)),
         Route("/dapi/v1/exchangeInfo", pub(api.futures_info)),
     ]
+    routes += People(gateway, Sessions(), Throttle()).routes()
     if hub is not None:
         routes += _stream_routes(hub)
     app = Starlette(routes=routes)
