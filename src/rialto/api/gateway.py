@@ -10,6 +10,8 @@ always sees its own writes.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import string
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -24,7 +26,7 @@ from rialto.domain.events import OrderAccepted, OrderUpdate, Trade
 from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.domain.numbers import NumberFormatError
-from rialto.domain.orders import OrderStatus, OrderType, Side, TimeInForce
+from rialto.domain.orders import Order, OrderStatus, OrderType, Side, TimeInForce
 from rialto.domain.postings import AccountKind, Posting
 from rialto.domain.rejects import FilterError
 from rialto.domain.users import ApiKey
@@ -47,6 +49,16 @@ NEEDS_STOP = frozenset(
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+_ID_CHARS = string.ascii_letters + string.digits
+
+
+def new_client_order_id() -> str:
+    """A random 22-character id, as Binance makes one when ``newClientOrderId`` is not sent
+    (it must be unique among the user's open orders: two orders in the same millisecond
+    must not clash)."""
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(22))
 
 
 class Gateway:
@@ -121,6 +133,16 @@ class Gateway:
             raise errors.mandatory_missing("timeInForce")
         if kind not in NEEDS_TIF and tif is not None:
             raise errors.param_not_required("timeInForce")
+        if kind is not OrderType.MARKET and p.get("quoteOrderQty") is not None:
+            raise errors.param_not_required("quoteOrderQty")
+        if kind not in NEEDS_STOP and p.get("stopPrice") is not None:
+            raise errors.param_not_required("stopPrice")
+        if (
+            kind is OrderType.MARKET
+            and p.get("quantity") is None
+            and p.get("quoteOrderQty") is None
+        ):
+            raise errors.either_mandatory("quantity", "quoteOrderQty")
         try:
             qty = price = quote = stop = 0
             if kind is OrderType.MARKET and p.get("quoteOrderQty") is not None:
@@ -150,7 +172,7 @@ class Gateway:
             tif or TimeInForce.GTC,
             quote,
             stop,
-            p.client_order_id() or f"rialto-{now_ms()}-{user_id}",
+            p.client_order_id() or new_client_order_id(),
             p.stp(),
         )
         return r, ins
@@ -222,18 +244,33 @@ class Gateway:
         symbol = p.need("symbol")
         ins = self.instrument(symbol)
         order_id, cid = self._find(user_id, symbol, p)
+        cancel_id = p.client_order_id("newClientOrderId")  # checked before anything happens
+        known = self._resting(user_id, symbol, order_id)
         out = await self.submit(req.CancelOrder(user_id, symbol, order_id, cid))
         if out.reject is not None:
             raise errors.from_reject(out.reject)
         update = next(e for e in out.events if type(e) is OrderUpdate)
-        return self._canceled(ins, symbol, update, out, p.client_order_id("newClientOrderId"))
+        return self._canceled(ins, symbol, update, out, cancel_id, known.get(update.order_id))
+
+    def _resting(self, user_id: int, symbol: str, order_id: int = 0) -> dict[int, Order]:
+        """The user's orders in the engine (just ``order_id`` if given), taken before a
+        cancel: its events do not carry the type, time in force and STP mode, and the
+        engine forgets a canceled order."""
+        engine = self.engine(symbol)
+        if order_id:
+            o = engine.orders.get(order_id)
+            return {order_id: o} if o is not None and o.user_id == user_id else {}
+        return {o.order_id: o for o in engine.open_orders(user_id)}
 
     def _canceled(
-        self, ins: Instrument, symbol: str, u: OrderUpdate, out: Outcome, cancel_id: str
+        self,
+        ins: Instrument,
+        symbol: str,
+        u: OrderUpdate,
+        out: Outcome,
+        cancel_id: str,
+        row: Order | None,
     ) -> dict[str, Any]:
-        row = self.node.exchange.engines[symbol].orders.get(u.order_id)
-        kind = row.order_type.value if row else "LIMIT"
-        tif = row.tif.value if row else "GTC"
         return {
             "symbol": symbol,
             "origClientOrderId": u.client_order_id,
@@ -244,25 +281,26 @@ class Gateway:
             "price": views.price(ins, u.price),
             "origQty": views.qty(ins, u.qty),
             "executedQty": views.qty(ins, u.filled),
-            "origQuoteOrderQty": views.notional(ins, 0),
+            "origQuoteOrderQty": views.notional(ins, row.quote_qty if row else 0),
             "cummulativeQuoteQty": views.notional(ins, u.filled_quote),
             "status": u.status.value,
-            "timeInForce": tif,
-            "type": kind,
+            "timeInForce": row.tif.value if row else TimeInForce.GTC.value,
+            "type": row.order_type.value if row else OrderType.LIMIT.value,
             "side": u.side.value,
-            "selfTradePreventionMode": "NONE",
+            "selfTradePreventionMode": row.stp.value if row else ins.default_stp.value,
         }
 
     async def cancel_all(self, user_id: int, p: Params) -> list[dict[str, Any]]:
         symbol = p.need("symbol")
         ins = self.instrument(symbol)
+        known = self._resting(user_id, symbol)
         out = await self.submit(req.CancelAllOrders(user_id, symbol))
         if out.reject is not None:
             raise errors.from_reject(out.reject)
         updates = [e for e in out.events if type(e) is OrderUpdate]
         if not updates:
             raise errors.cancel_rejected("Unknown order sent.")
-        return [self._canceled(ins, symbol, u, out, "") for u in updates]
+        return [self._canceled(ins, symbol, u, out, "", known.get(u.order_id)) for u in updates]
 
     async def _caught_up(self) -> None:
         """Wait (briefly) until the SQL read model holds every acknowledged outcome."""

@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 from rialto.api import errors
 from rialto.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 
-_INT = re.compile(r"[0-9]{1,19}")
+_INT = re.compile(r"[0-9]{1,20}")
+INT_RANGE = "^[0-9]{1,20}$"  # Binance's legal range for integer parameters (-1100)
 SYMBOLS_RANGE = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:/-]{1,36}")
 
@@ -47,10 +48,14 @@ class Params:
     def integer(
         self, name: str, default: int | None = None, *, low: int = 0, high: int = 2**63 - 1
     ) -> int | None:
+        """An integer parameter: -1100 unless 1-20 ASCII digits (as Binance), -1102 when
+        out of ``[low, high]``."""
         value = self.get(name)
         if value is None:
             return default
-        if not _INT.fullmatch(value) or not low <= int(value) <= high:
+        if not _INT.fullmatch(value):
+            raise errors.illegal_chars(name, INT_RANGE)
+        if not low <= int(value) <= high:
             raise errors.mandatory_missing(name)
         return int(value)
 

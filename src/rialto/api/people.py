@@ -8,6 +8,7 @@ operator commands as the CLI (:mod:`rialto.runtime.admin`), so the rules are the
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from rialto.api import errors
 from rialto.api.errors import ApiError
 from rialto.api.gateway import Gateway, now_ms
 from rialto.api.sessions import SESSION_COOKIE, SESSION_MS, Session, Sessions, Throttle
 from rialto.runtime.admin import AdminError, execute
 
+log = logging.getLogger("rialto.api")
 MIN_PASSWORD = 8
 _HASHER = PasswordHasher()
 # A hash of nothing anybody knows: an unknown address costs a login as much as a known one.
@@ -75,6 +78,9 @@ class People:
                 return _error(exc)
             except AdminError as exc:
                 return _error(_bad(str(exc)))
+            except Exception:  # as the REST API: logged, never a bare 500
+                log.exception("%s %s failed", request.method, request.url.path)
+                return _error(errors.unknown())
 
         return endpoint
 
@@ -161,7 +167,10 @@ class People:
             op = {"op": "apikeys.revoke", "email": email, "api_key": key}
             return _json(await execute(self.g.node, op))
         permissions, ips = body.get("permissions", "read,trade"), body.get("ips", [])
-        if not isinstance(permissions, (str, list)) or not isinstance(ips, list):
+        if not (
+            isinstance(permissions, str)
+            or (isinstance(permissions, list) and all(isinstance(p, str) for p in permissions))
+        ) or not (isinstance(ips, list) and all(isinstance(ip, str) for ip in ips)):
             raise _bad("'permissions' is a list or a comma-separated string; 'ips' a list.")
         create: dict[str, Any] = {"op": "apikeys.create", "email": email}
         create |= {"permissions": permissions, "ips": ips}

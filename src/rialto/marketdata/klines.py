@@ -60,6 +60,12 @@ def _month_start(year: int, month: int) -> int:
     return (date(year, month, 1).toordinal() - _EPOCH) * DAY
 
 
+# The last time a query looks at: the calendar (``datetime.date``) ends in 9999, and a
+# client may send any 64-bit ``startTime``/``endTime``. Every bucket up to here, and
+# the one after it, is still a date.
+LAST_MS = _month_start(9999, 12) - 1
+
+
 def check_interval(interval: str) -> None:
     if interval != MONTH and interval not in INTERVALS:
         raise ValueError(f"unknown kline interval {interval!r}")
@@ -243,8 +249,10 @@ class CandleSeries:
     ) -> list[Candle]:
         """Binance ``klines``: no ``start_ms`` -> the newest ``limit``; else the oldest from it."""
         c = self.candles
-        if not c or limit <= 0:
+        if not c or limit <= 0 or (start_ms is not None and start_ms > LAST_MS):
             return []
+        if end_ms is not None:
+            end_ms = min(end_ms, LAST_MS)
         iv = self.interval
         if not fill:
             i = 0 if start_ms is None else bisect_left(c, start_ms, key=_opened)
