@@ -38,15 +38,15 @@ def test_the_document_lists_every_rest_endpoint(rialto: Rialto) -> None:
     assert set(doc["paths"]["/api/v3/order"]) == {"get", "post", "delete"}
 
 
-def test_schemathesis_finds_no_server_error(rialto: Rialto) -> None:
+def _schemathesis(url: str) -> subprocess.CompletedProcess[str]:
     st = Path(sys.executable).with_name("st")
-    proc = subprocess.run(
+    return subprocess.run(
         [
             str(st),
             "run",
-            rialto.url + "/openapi.json",
+            url + "/openapi.json",
             "--url",
-            rialto.url,
+            url,
             "--checks",
             "not_a_server_error",
             "--max-examples",
@@ -59,6 +59,14 @@ def test_schemathesis_finds_no_server_error(rialto: Rialto) -> None:
         text=True,
         timeout=600,
     )
+
+
+def test_schemathesis_finds_no_server_error(rialto: Rialto) -> None:
+    proc = _schemathesis(rialto.url)
+    if proc.returncode != 0 and "Runtime Error" in proc.stdout and "FAILURES" not in proc.stdout:
+        # schemathesis itself crashed once ("AST constructor recursion depth mismatch") while
+        # every request passed: run it again; a server error fails either way.
+        proc = _schemathesis(rialto.url)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "passed" in proc.stdout
     assert "Traceback" not in rialto.log()

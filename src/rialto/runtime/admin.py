@@ -47,7 +47,7 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
     ex = node.exchange
     if kind == "users.create":
         email = str(op["email"]).strip().lower()
-        if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        if "@" not in email or len(email) > 254 or not email.isprintable() or " " in email:
             raise AdminError(f"not an e-mail address: {op['email']!r}")
         if ex.users.find(email) is not None:
             raise AdminError(f"a user with e-mail {email} already exists")
