@@ -162,3 +162,16 @@ def test_nothing_leaks_a_server_error(rialto: Rialto, alice: Any) -> None:
         assert 400 <= status < 500, (path, status, body)
         assert b'"code":-' in body, (path, body)
     assert "Traceback" not in rialto.log()
+
+
+def test_edit_order_is_cancel_replace(alice: Any) -> None:
+    first = alice.create_order(SYMBOL, "limit", "buy", 0.002, 50000)
+    edited = alice.edit_order(first["id"], SYMBOL, "limit", "buy", 0.003, 50100)
+    assert edited["id"] != first["id"] and edited["amount"] == 0.003 and edited["price"] == 50100
+    assert alice.fetch_order(first["id"], SYMBOL)["status"] == "canceled"
+    assert [o["id"] for o in alice.fetch_open_orders(SYMBOL)] == [edited["id"]]
+    with pytest.raises(ccxt.BaseError) as failed:
+        alice.edit_order(first["id"], SYMBOL, "limit", "buy", 0.003, 50100)  # already canceled
+    assert "-2022" in str(failed.value) and "Unknown order sent." in str(failed.value)
+    assert [o["id"] for o in alice.fetch_open_orders(SYMBOL)] == [edited["id"]]
+    alice.cancel_all_orders(SYMBOL)

@@ -290,6 +290,50 @@ class Gateway:
             "selfTradePreventionMode": row.stp.value if row else ins.default_stp.value,
         }
 
+    async def cancel_replace(self, user_id: int, p: Params) -> dict[str, Any]:
+        """Cancel an order, then place a new one: two journaled requests, in this order."""
+        mode = p.need("cancelReplaceMode")
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise errors.invalid_parameter("cancelReplaceMode")
+        order_id = p.integer("cancelOrderId") or 0
+        cid = p.client_order_id("cancelOrigClientOrderId")
+        if not order_id and not cid:
+            raise errors.either_mandatory("cancelOrderId", "cancelOrigClientOrderId")
+        r, ins = self.new_order(user_id, p)  # a bad new order changes nothing
+        resp = p.get("newOrderRespType") or "FULL"
+        if resp not in ("ACK", "RESULT", "FULL"):
+            raise errors.invalid_parameter("newOrderRespType")
+        symbol = r.symbol
+        known = self._resting(user_id, symbol, order_id)
+        out = await self.submit(req.CancelOrder(user_id, symbol, order_id, cid))
+        cancel: dict[str, Any]
+        if out.reject is None:
+            update = next(e for e in out.events if type(e) is OrderUpdate)
+            cancel_id = p.client_order_id("cancelNewClientOrderId")
+            known_row = known.get(update.order_id)
+            cancel = self._canceled(ins, symbol, update, out, cancel_id, known_row)
+        else:
+            cancel = errors.from_reject(out.reject).body()
+            if mode == "STOP_ON_FAILURE":
+                raise CancelReplaceError(-2022, "Order cancel-replace failed.", cancel, None)
+        placed = await self.submit(r)
+        new: dict[str, Any] = (
+            errors.from_reject(placed.reject).body()
+            if placed.reject is not None
+            else self._order_result(ins, symbol, user_id, placed, resp)
+        )
+        if out.reject is not None or placed.reject is not None:
+            code, msg = (-2021, "Order cancel-replace partially failed.")
+            if out.reject is not None and placed.reject is not None:
+                code, msg = (-2022, "Order cancel-replace failed.")
+            raise CancelReplaceError(code, msg, cancel, new)
+        return {
+            "cancelResult": "SUCCESS",
+            "newOrderResult": "SUCCESS",
+            "cancelResponse": cancel,
+            "newOrderResponse": new,
+        }
+
     async def cancel_all(self, user_id: int, p: Params) -> list[dict[str, Any]]:
         symbol = p.need("symbol")
         ins = self.instrument(symbol)
@@ -444,6 +488,26 @@ class Gateway:
         value, close_time = self.market.avg_price(symbol, now_ms())
         price = Fraction(value) * Fraction(ins.tick.mantissa, 10**ins.tick.scale)
         return {"mins": 5, "price": views.fraction_str(price), "closeTime": close_time}
+
+
+class CancelReplaceError(errors.ApiError):
+    """Binance's cancel-replace failure: the error, with what each half did under ``data``."""
+
+    def __init__(
+        self, code: int, msg: str, cancel: dict[str, Any], new: dict[str, Any] | None
+    ) -> None:
+        super().__init__(code, msg, 409 if code == -2021 else 400)
+        self.data = {
+            "cancelResult": "FAILURE" if "code" in cancel else "SUCCESS",
+            "newOrderResult": (
+                "NOT_ATTEMPTED" if new is None else "FAILURE" if "code" in new else "SUCCESS"
+            ),
+            "cancelResponse": cancel,
+            "newOrderResponse": new,
+        }
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg, "data": self.data}
 
 
 def _place_cmd(r: req.NewOrder) -> Any:

@@ -233,6 +233,9 @@ class Api:
     async def new_order(self, request: Request, p: Params, key: ApiKey) -> Any:
         return await self.g.place(key.user_id, p)
 
+    async def cancel_replace(self, request: Request, p: Params, key: ApiKey) -> Any:
+        return await self.g.cancel_replace(key.user_id, p)
+
     async def test_order(self, request: Request, p: Params, key: ApiKey) -> Any:
         return await self.g.place(key.user_id, p, test=True)
 
@@ -305,6 +308,7 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
         Route(f"{v3}/account", sig(api.account, "read", 20)),
         Route(f"{v3}/order", sig(api.new_order, "trade"), methods=["POST"]),
         Route(f"{v3}/order/test", sig(api.test_order, "trade"), methods=["POST"]),
+        Route(f"{v3}/order/cancelReplace", sig(api.cancel_replace, "trade"), methods=["POST"]),
         Route(f"{v3}/order", sig(api.order, "trade"), methods=["DELETE"]),
         Route(f"{v3}/order", sig(api.order, "read", 4), methods=["GET"]),
         Route(f"{v3}/openOrders", sig(api.open_orders, "trade"), methods=["DELETE"]),
