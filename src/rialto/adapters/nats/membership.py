@@ -30,13 +30,22 @@ __all__ = ["Membership", "live_members"]
 log = logging.getLogger("rialto.nats.membership")
 
 
-async def live_members(kv: KeyValue) -> list[str]:
-    """The members whose heartbeat has not expired, sorted."""
-    try:
-        keys = await kv.keys()
-    except nats.js.errors.NoKeysError:
-        return []
-    return sorted(keys)
+async def live_members(js: JetStreamContext, bucket: str, kv: KeyValue) -> list[str]:
+    """The members whose heartbeat has not expired, sorted.
+
+    Read from the bucket stream's own subject list (one request), not ``kv.keys()``: under
+    load nats-py's key watcher sometimes ended early and left live members out.
+    """
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"$KV.{bucket}.>")
+    names = sorted(s.split(".", 2)[2] for s in (info.state.subjects or {}))
+    alive = []
+    for name in names:
+        try:
+            await kv.get(name)  # a member that left has a delete marker, not a value
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            continue
+        alive.append(name)
+    return alive
 
 
 class Membership:
@@ -99,7 +108,7 @@ class Membership:
             await kv.delete(self.member)
 
     async def live_members(self) -> list[str]:
-        return await live_members(await self.kv())
+        return await live_members(self._js, self.bucket, await self.kv())
 
     async def assignment(self, shards: Iterable[str]) -> dict[str, str]:
         """``{shard: owner}`` over the live members (rendezvous hashing)."""
