@@ -24,6 +24,7 @@ from rialto.domain import requests as req
 from rialto.domain.engine import MatchingEngine
 from rialto.domain.events import OrderAccepted, OrderUpdate, Trade
 from rialto.domain.exchange import Outcome
+from rialto.domain.funds import place_of
 from rialto.domain.instruments import Instrument
 from rialto.domain.numbers import NumberFormatError
 from rialto.domain.orders import Order, OrderStatus, OrderType, Side, TimeInForce
@@ -185,7 +186,7 @@ class Gateway:
         if resp not in ("ACK", "RESULT", "FULL"):
             raise errors.invalid_parameter("newOrderRespType")
         if test:
-            reason = self.engine(r.symbol).check_place(_place_cmd(r))
+            reason = self.engine(r.symbol).check_place(place_of(0, 0, r))
             if reason is not None:
                 raise errors.from_reject(reason)
             return {}
@@ -508,15 +509,6 @@ class CancelReplaceError(errors.ApiError):
 
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "msg": self.msg, "data": self.data}
-
-
-def _place_cmd(r: req.NewOrder) -> Any:
-    from rialto.domain.commands import PlaceOrder
-
-    return PlaceOrder(
-        0, 0, r.user_id, r.side, r.order_type, r.qty, r.price, r.tif, r.quote_qty,
-        r.stop_price, r.client_order_id, r.stp,
-    )  # fmt: skip
 
 
 def _side_of(t: Any, user_id: int) -> Side:

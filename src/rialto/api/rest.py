@@ -70,11 +70,14 @@ class Api:
             return JSON(error.body(), error.status, {**usage.headers(), **error.headers()})
         return JSON(body, status, usage.headers())
 
-    def public(self, handler: Handler, weight: int = 1) -> Callable[[Request], Awaitable[Response]]:
+    def _guarded(
+        self, answer: Callable[[Request], Awaitable[Any]], weight: int
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint that turns every failure into Binance's error body, never a 500."""
+
         async def endpoint(request: Request) -> Response:
             try:
-                params = Params(request.url.query.encode(), await request.body())
-                body = await handler(request, params)
+                body = await answer(request)
             except ApiError as exc:
                 return self._error(request, exc, weight)
             except Exception:
@@ -83,48 +86,40 @@ class Api:
             return self._respond(request, weight, body)
 
         return endpoint
+
+    def public(self, handler: Handler, weight: int = 1) -> Callable[[Request], Awaitable[Response]]:
+        async def answer(request: Request) -> Any:
+            return await handler(request, Params(request.url.query.encode(), await request.body()))
+
+        return self._guarded(answer, weight)
 
     def signed(
         self, handler: SignedHandler, needed: str, weight: int = 1
     ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                raw_query = request.scope.get("query_string", b"")
-                raw_body = await request.body()
-                params = Params(raw_query, raw_body)
-                payload, signature = signed_payload(raw_query, raw_body)
-                key = self.g.keys.signed(
-                    request.headers.get("x-mbx-apikey"), payload, signature, _ip(request), needed
-                )
-                check_timestamp(params.values, now_ms())
-                body = await handler(request, params, key)
-            except ApiError as exc:
-                return self._error(request, exc, weight)
-            except Exception:
-                log.exception("%s %s failed", request.method, request.url.path)
-                return self._error(request, errors.unknown(), weight)
-            return self._respond(request, weight, body)
+        async def answer(request: Request) -> Any:
+            raw_query = request.scope.get("query_string", b"")
+            raw_body = await request.body()
+            params = Params(raw_query, raw_body)
+            payload, signature = signed_payload(raw_query, raw_body)
+            key = self.g.keys.signed(
+                request.headers.get("x-mbx-apikey"), payload, signature, _ip(request), needed
+            )
+            check_timestamp(params.values, now_ms())
+            return await handler(request, params, key)
 
-        return endpoint
+        return self._guarded(answer, weight)
 
     def keyed(
         self, handler: SignedHandler, weight: int = 2
     ) -> Callable[[Request], Awaitable[Response]]:
         """USER_STREAM endpoints: an API key, no signature."""
 
-        async def endpoint(request: Request) -> Response:
-            try:
-                params = Params(request.scope.get("query_string", b""), await request.body())
-                key = self.g.keys.unsigned(request.headers.get("x-mbx-apikey"), _ip(request))
-                body = await handler(request, params, key)
-            except ApiError as exc:
-                return self._error(request, exc, weight)
-            except Exception:
-                log.exception("%s %s failed", request.method, request.url.path)
-                return self._error(request, errors.unknown(), weight)
-            return self._respond(request, weight, body)
+        async def answer(request: Request) -> Any:
+            params = Params(request.scope.get("query_string", b""), await request.body())
+            key = self.g.keys.unsigned(request.headers.get("x-mbx-apikey"), _ip(request))
+            return await handler(request, params, key)
 
-        return endpoint
+        return self._guarded(answer, weight)
 
     def _error(self, request: Request, exc: ApiError, weight: int) -> Response:
         usage = self.limiter.hit(_ip(request), weight, now_ms())

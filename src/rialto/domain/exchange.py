@@ -26,7 +26,7 @@ from rialto.domain.events import (
     OrderUpdate,
     Trade,
 )
-from rialto.domain.funds import hold_new_order, trade_sides
+from rialto.domain.funds import hold_new_order, place_of, trade_sides
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import FINAL_STATUSES, Side
 from rialto.domain.postings import Posting
@@ -100,20 +100,7 @@ class Exchange:
         engine = self.engines.get(r.symbol)
         if engine is None:
             return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
-        place = cmd.PlaceOrder(
-            seq,
-            ts,
-            r.user_id,
-            r.side,
-            r.order_type,
-            r.qty,
-            r.price,
-            r.tif,
-            r.quote_qty,
-            r.stop_price,
-            r.client_order_id,
-            r.stp,
-        )
+        place = place_of(seq, ts, r)
         reason = engine.check_place(place)
         if reason is not None:
             return _refused(seq, ts, r.symbol, reason)

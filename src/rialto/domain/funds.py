@@ -7,10 +7,29 @@ from rialto.domain.commands import PlaceOrder
 from rialto.domain.events import Trade
 from rialto.domain.orders import OrderType, Side
 from rialto.domain.rejects import Reject
+from rialto.domain.requests import NewOrder
 
 BUY = Side.BUY
 # Types that trade without a limit price once active: their buys cannot be priced ahead.
 UNPRICED = frozenset({OrderType.MARKET, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
+
+
+def place_of(seq: int, ts: int, r: NewOrder) -> PlaceOrder:
+    """The engine's command for a new order request."""
+    return PlaceOrder(
+        seq,
+        ts,
+        r.user_id,
+        r.side,
+        r.order_type,
+        r.qty,
+        r.price,
+        r.tif,
+        r.quote_qty,
+        r.stop_price,
+        r.client_order_id,
+        r.stp,
+    )
 
 
 def hold_new_order(

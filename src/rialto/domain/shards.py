@@ -27,7 +27,7 @@ from rialto.domain.assets import Asset
 from rialto.domain.engine import EngineError, MatchingEngine, static_reject
 from rialto.domain.events import Event, OrderAccepted, OrderRejected, OrderUpdate, Trade
 from rialto.domain.exchange import Outcome, create_key
-from rialto.domain.funds import UNPRICED, hold_new_order, trade_sides
+from rialto.domain.funds import UNPRICED, hold_new_order, place_of, trade_sides
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import FINAL_STATUSES, OrderType, SelfTradePrevention, Side, TimeInForce
 from rialto.domain.postings import Posting
@@ -264,20 +264,7 @@ class AccountsShard(Shard):
         terms = self.accounts.markets.get(r.symbol)
         if terms is None:
             return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
-        place = cmd.PlaceOrder(
-            seq,
-            ts,
-            r.user_id,
-            r.side,
-            r.order_type,
-            r.qty,
-            r.price,
-            r.tif,
-            r.quote_qty,
-            r.stop_price,
-            r.client_order_id,
-            r.stp,
-        )
+        place = place_of(seq, ts, r)
         reason = static_reject(terms.instrument, place)
         if reason is not None:
             return _refused(seq, ts, r.symbol, reason)
