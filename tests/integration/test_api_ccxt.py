@@ -7,7 +7,8 @@ from typing import Any
 
 import ccxt
 import pytest
-from api_server import Rialto, start, stop
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 SYMBOL = "BTC/USDT"
 

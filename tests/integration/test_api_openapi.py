@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_server import Rialto, start, stop
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import ccxt
 import httpx
 import pytest
-from api_server import Rialto, start, stop
 from test_api_ccxt import point_at
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 
 @pytest.fixture(scope="module")

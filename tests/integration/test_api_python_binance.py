@@ -31,10 +31,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from api_server import Rialto, start, stop
 from binance.async_client import AsyncClient
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 SYMBOL = "BTCUSDT"
 

@@ -46,9 +46,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from api_server import Rialto, start, stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 ALICE, BOB, READER = "alice@api.test", "bob@api.test", "reader"
 Items = Sequence[tuple[str, str]]

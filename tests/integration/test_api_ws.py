@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import websockets
-from api_server import Rialto, start, stop
 from test_api_ccxt import client
+
+from rialto.runtime.local_exchange import Rialto, start, stop
 
 SYMBOL = "BTC/USDT"
 DEPTH = "/api/v3/depth?symbol=BTCUSDT&limit=5000"

@@ -1,4 +1,8 @@
-"""A running Rialto (``rialto up`` as a real process) with two funded users and API keys."""
+"""A running ``rialto up`` as a real process, with two funded users and API keys.
+
+For the API tests and benchmarks, as :mod:`rialto.runtime.local_cluster` is for the
+distributed deployment.
+"""
 
 from __future__ import annotations
 
