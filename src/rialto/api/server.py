@@ -18,8 +18,16 @@ class _Server(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app: Starlette, host: str, port: int) -> None:
+        # No proxy headers: rialto up faces its clients directly, and a trusted
+        # X-Forwarded-For would let any local client pick its own rate-limit address.
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            proxy_headers=False,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -110,12 +110,17 @@ class UserData:
 
     # --- events -------------------------------------------------------------------
 
-    def events(self, outcomes: list[Outcome]) -> Iterator[UserEvent]:
-        """The user events of durable outcomes, in order."""
-        for o in outcomes:
-            yield from self._outcome(o)
+    def events(
+        self, outcomes: list[Outcome], wanted: Callable[[int], bool] = lambda _: True
+    ) -> Iterator[UserEvent]:
+        """The user events of durable outcomes, in order, for the users ``wanted`` says.
 
-    def _outcome(self, o: Outcome) -> Iterator[UserEvent]:
+        Balances and orders are tracked for everybody; only the reports are skipped.
+        """
+        for o in outcomes:
+            yield from self._outcome(o, wanted)
+
+    def _outcome(self, o: Outcome, wanted: Callable[[int], bool]) -> Iterator[UserEvent]:
         now = self.clock()
         fills: dict[int, list[Trade]] = {}
         fees: dict[str, tuple[str, int]] = {}
@@ -152,11 +157,18 @@ class UserData:
             t = type(e)
             if t is OrderAccepted:
                 a2: OrderAccepted = e  # type: ignore[assignment]
-                yield self._report(o, a2.order_id, "NEW", OrderStatus.NEW, 0, 0, None, fees, now)
+                if wanted(a2.user_id):
+                    yield self._report(
+                        o, a2.order_id, "NEW", OrderStatus.NEW, 0, 0, None, fees, now
+                    )
             elif t is OrderUpdate:
                 up: OrderUpdate = e  # type: ignore[assignment]
-                if last_update[up.order_id] == k:  # its fills and end, once per outcome
+                if last_update[up.order_id] != k:  # its fills and end, once per outcome
+                    continue
+                if wanted(up.user_id):
                     yield from self._updated(o, up, fills.get(up.order_id, []), fees, now)
+                elif up.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+                    self.orders.pop((o.symbol, up.order_id), None)
             elif t is OrderAmended:
                 am: OrderAmended = e  # type: ignore[assignment]
                 known = self.orders.get((o.symbol, am.order_id))
@@ -164,6 +176,8 @@ class UserData:
                     amended = known._replace(price=am.price, qty=am.qty)
                     self.orders[(o.symbol, am.order_id)] = amended
         for user, asset, amount, ts in deposits:
+            if not wanted(user):
+                continue
             yield UserEvent(
                 user,
                 {
@@ -175,7 +189,8 @@ class UserData:
                 },
             )
         for user, assets in changed.items():
-            yield UserEvent(user, self._position(user, assets, o.ts, now))
+            if wanted(user):
+                yield UserEvent(user, self._position(user, assets, o.ts, now))
 
     def _updated(
         self,

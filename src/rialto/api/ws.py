@@ -111,7 +111,7 @@ class Hub:
     def on_outcomes(self, outcomes: list[Outcome]) -> None:
         self._market_outcomes(outcomes)
         if self.userdata is not None:
-            for ev in self.userdata.events(outcomes):
+            for ev in self.userdata.events(outcomes, self.user_subs.__contains__):
                 subs = self.user_subs.get(ev.user_id)
                 if subs:
                     self._emit_user(subs, ev.payload)
@@ -163,10 +163,11 @@ class Hub:
     # --- timed streams -------------------------------------------------------
 
     async def run(self) -> None:
-        tick = 0
+        loop = asyncio.get_running_loop()
+        tick, start = 0, loop.time()
         while True:
-            await asyncio.sleep(0.1)
-            tick += 1
+            tick += 1  # a fixed 100 ms schedule, however long each flush takes
+            await asyncio.sleep(max(0.0, start + tick * 0.1 - loop.time()))
             try:
                 self._flush_depth(self._fast, "@depth@100ms")
                 self._flush_partial(fast=True)

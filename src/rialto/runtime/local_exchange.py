@@ -80,21 +80,13 @@ async def _prepare(data_dir: Path) -> dict[str, dict[str, Any]]:
     return keys
 
 
-def start(data_dir: Path) -> Rialto:
-    keys = asyncio.run(_prepare(data_dir))
+def launch(data_dir: Path, cmd: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``rialto up`` (or ``cmd``) on ``data_dir`` on a free port; wait until it answers."""
     port = free_port()
     log = (data_dir / "up.log").open("ab")
+    base = cmd or [*RIALTO, "up"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rialto.cli",
-            "up",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
+        [*base, "--data-dir", str(data_dir), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -105,20 +97,30 @@ def start(data_dir: Path) -> Rialto:
         try:
             with urllib.request.urlopen(f"{url}/api/v3/ping", timeout=1) as r:
                 if json.loads(r.read()) == {}:
-                    break
+                    return proc, url
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("rialto up did not start:\n" + (data_dir / "up.log").read_text())
         time.sleep(0.1)
+
+
+def halt(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM (a clean stop), SIGKILL if that takes longer than ``timeout``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def start(data_dir: Path) -> Rialto:
+    keys = asyncio.run(_prepare(data_dir))
+    proc, url = launch(data_dir)
     return Rialto(url, data_dir, proc, keys)
 
 
 def stop(r: Rialto) -> None:
-    r.proc.send_signal(signal.SIGTERM)
-    try:
-        r.proc.wait(20)
-    except subprocess.TimeoutExpired:
-        r.proc.kill()
-        r.proc.wait(5)
+    halt(r.proc)
