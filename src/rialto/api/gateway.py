@@ -180,11 +180,8 @@ class Gateway:
 
     async def place(self, user_id: int, p: Params, test: bool = False) -> dict[str, Any]:
         r, ins = self.new_order(user_id, p)
-        resp = p.get("newOrderRespType") or (
-            "FULL" if r.order_type in (OrderType.LIMIT, OrderType.MARKET) else "ACK"
-        )
-        if resp not in ("ACK", "RESULT", "FULL"):
-            raise errors.invalid_parameter("newOrderRespType")
+        full = r.order_type in (OrderType.LIMIT, OrderType.MARKET)
+        resp = _response_type(p, "FULL" if full else "ACK")
         if test:
             reason = self.engine(r.symbol).check_place(place_of(0, 0, r))
             if reason is not None:
@@ -301,9 +298,7 @@ class Gateway:
         if not order_id and not cid:
             raise errors.either_mandatory("cancelOrderId", "cancelOrigClientOrderId")
         r, ins = self.new_order(user_id, p)  # a bad new order changes nothing
-        resp = p.get("newOrderRespType") or "FULL"
-        if resp not in ("ACK", "RESULT", "FULL"):
-            raise errors.invalid_parameter("newOrderRespType")
+        resp = _response_type(p, "FULL")
         symbol = r.symbol
         known = self._resting(user_id, symbol, order_id)
         out = await self.submit(req.CancelOrder(user_id, symbol, order_id, cid))
@@ -489,6 +484,14 @@ class Gateway:
         value, close_time = self.market.avg_price(symbol, now_ms())
         price = Fraction(value) * Fraction(ins.tick.mantissa, 10**ins.tick.scale)
         return {"mins": 5, "price": views.fraction_str(price), "closeTime": close_time}
+
+
+def _response_type(p: Params, default: str) -> str:
+    """``newOrderRespType``: ACK, RESULT or FULL."""
+    resp = p.get("newOrderRespType") or default
+    if resp not in ("ACK", "RESULT", "FULL"):
+        raise errors.invalid_parameter("newOrderRespType")
+    return resp
 
 
 class CancelReplaceError(errors.ApiError):

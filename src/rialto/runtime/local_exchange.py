@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from rialto.adapters.nats.local_server import free_port
 from rialto.runtime.admin import execute
 from rialto.runtime.node import Node
 
@@ -46,12 +46,6 @@ class Rialto:
 
     def log(self) -> str:
         return (self.data_dir / "up.log").read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _prepare(data_dir: Path) -> dict[str, dict[str, Any]]:
