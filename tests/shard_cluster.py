@@ -55,6 +55,8 @@ def route(r: rq.Request, user_shards: int) -> list[str]:
         return [accounts_shard(r.user_id, user_shards)]  # type: ignore[union-attr]
     if type(r) in (rq.CancelOrder, rq.CancelAllOrders, rq.AmendOrder, rq.SetMarketStatus):
         return [market_shard(r.symbol)]  # type: ignore[union-attr]
+    if type(r) in (rq.SetMarketRisk, rq.ResumeMarket):
+        return [market_shard(r.symbol)]  # type: ignore[union-attr]
     if type(r) is rq.AddAsset:
         return accounts
     if type(r) is rq.AddMarket:

@@ -743,6 +743,7 @@ p_template = weighted(
     (p_amend, 3),
     (st.tuples(st.just("cancel_all"), p_user, p_symbol), 1),
     (st.tuples(st.just("status"), p_symbol, st.sampled_from([True, False, False])), 1),
+    (st.tuples(st.just("resume"), p_symbol), 2),
 )
 
 
@@ -761,6 +762,8 @@ def concretize(ex: Exchange, t: tuple[Any, ...]) -> rq.Request:
         return rq.CancelAllOrders(t[1], t[2])
     if kind == "status":
         return rq.SetMarketStatus(t[1], MarketStatus.HALT if t[2] else MarketStatus.TRADING)
+    if kind == "resume":
+        return rq.ResumeMarket(t[1])
     if kind in ("cancel", "amend"):
         found = pick_order(ex, t[1])
         if found is None:
@@ -862,6 +865,7 @@ def check_same_state(ex: Exchange, c: ShardCluster) -> None:
             e.next_order_id,
             e.next_trade_id,
         ), symbol
+        assert (m.risk, m.halted_until) == (e.risk, e.halted_until), symbol
 
 
 class Twin:
@@ -888,6 +892,9 @@ class Twin:
             self.apply(rq.AddAsset(a.symbol, a.decimals))
         for ins in P_INSTRUMENTS:
             self.apply(rq.AddMarket(spec(ins)))
+        # ETHBTC (mid 5000 ticks) with a band of 3 ticks and a breaker of 1 tick within 20
+        # requests (1 ms each), cooling 10: random orders trip both now and then.
+        self.apply(rq.SetMarketRisk("ETHBTC", 6, 2, 20, 10))
         for i, user in enumerate(P_USERS):
             for j, a in enumerate(ASSETS):
                 if funding[3 * i + j]:
@@ -950,6 +957,7 @@ FUNDED = [1, 1, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # user 1: all; 
 BOOK_CHECKS = frozenset(
     {
         Reject.MARKET_CLOSED,
+        Reject.PERCENT_PRICE_BY_SIDE,
         Reject.DUPLICATE_ORDER,
         Reject.WOULD_TAKE,
         Reject.WOULD_TRIGGER_IMMEDIATELY,
@@ -1043,6 +1051,9 @@ MESSAGES: list[Any] = [
     rq.AddAsset("ETH", 18),
     rq.AddMarket.of(ETHBTC),
     rq.SetMarketStatus("BTCUSDT", MarketStatus.HALT),
+    rq.SetMarketStatus("BTCUSDT", MarketStatus.BREAK),
+    rq.SetMarketRisk("ETHBTC", 500, 1000, 60_000, 30_000),
+    rq.ResumeMarket("ETHBTC"),
     rq.CreateUser("a@b.c", "$argon2id$v=19$..."),
     Place(7, "BTCUSDT", BUY, LIMIT, 5, 3_000_000, FOK, 0, 0, "x", None, 12, 0, 3_000_000, 5),
     Place(

@@ -3,6 +3,9 @@
 Names are lower-case ``<symbol>@<kind>``: ``depth`` (1000 ms diffs), ``depth@100ms``,
 ``depth5|10|20[@100ms]`` (partial book), ``trade``, ``aggTrade``, ``kline_<interval>``,
 ``miniTicker``, ``ticker``, ``bookTicker``, and ``!miniTicker@arr`` for every symbol.
+``status`` is Rialto's own (Binance has no such stream): the market's trading status
+each time it changes (a circuit breaker's BREAK and the resume after it, an operator's
+HALT), as ``{"e": "marketStatus", "E": ms, "s": SYMBOL, "status": "BREAK"}``.
 """
 
 from __future__ import annotations
@@ -11,16 +14,33 @@ from typing import Any, NamedTuple
 
 from rialto.api import views
 from rialto.domain.instruments import Instrument
-from rialto.marketdata import KLINE_INTERVALS, Candle, DepthUpdate, Ticker, TradeTick
+from rialto.marketdata import (
+    KLINE_INTERVALS,
+    Candle,
+    DepthUpdate,
+    StatusChange,
+    Ticker,
+    TradeTick,
+)
 
 ALL_MINI_TICKERS = "!miniTicker@arr"
-_SIMPLE = {"trade", "aggTrade", "miniTicker", "ticker", "bookTicker", "depth", "depth@100ms"}
+_SIMPLE = {
+    "trade",
+    "aggTrade",
+    "miniTicker",
+    "ticker",
+    "bookTicker",
+    "depth",
+    "depth@100ms",
+    "status",
+}
 
 
 class Stream(NamedTuple):
     name: str  # as subscribed (the symbol in lower case)
     symbol: str  # upper case; "" for !miniTicker@arr
-    kind: str  # trade | aggTrade | depth | depthN | kline | miniTicker | ticker | bookTicker | all
+    # trade | aggTrade | depth | depthN | kline | miniTicker | ticker | bookTicker | status | all
+    kind: str
     fast: bool = False  # @100ms
     levels: int = 0  # for depthN
     interval: str = ""  # for kline
@@ -56,6 +76,12 @@ def depth_update(ins: Instrument, u: DepthUpdate, now: int) -> dict[str, Any]:
         "b": views.levels(ins, u.bids),
         "a": views.levels(ins, u.asks),
     }
+
+
+def market_status(s: StatusChange, now: int) -> tuple[str, dict[str, Any]]:
+    """The ``<symbol>@status`` stream's name and message for a status change."""
+    payload = {"e": "marketStatus", "E": now, "s": s.symbol, "status": s.status.value}
+    return f"{s.symbol.lower()}@status", payload
 
 
 def partial_depth(

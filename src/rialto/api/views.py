@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from rialto.domain.orders import (
     Side,
     TimeInForce,
 )
+from rialto.domain.risk import BPS, OFF, MarketRisk
 from rialto.marketdata import Candle, Ticker, TradeTick
 
 ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
@@ -85,9 +87,11 @@ def levels(ins: Instrument, side: list[tuple[int, int]]) -> list[list[str]]:
     return [[price(ins, p), qty(ins, q)] for p, q in side]
 
 
-def symbol_info(ins: Instrument, status: MarketStatus, base: Asset, quote: Asset) -> dict[str, Any]:
+def symbol_info(
+    ins: Instrument, status: MarketStatus, base: Asset, quote: Asset, risk: MarketRisk = OFF
+) -> dict[str, Any]:
     d = _d(ins)
-    return {
+    info: dict[str, Any] = {
         "symbol": ins.symbol,
         "status": status.value,
         "baseAsset": ins.base_asset,
@@ -140,6 +144,23 @@ def symbol_info(ins: Instrument, status: MarketStatus, base: Asset, quote: Asset
         "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": ins.default_stp.value,
         "allowedSelfTradePreventionModes": sorted(s.value for s in ins.allowed_stp),
+    }
+    if risk.band_bps:
+        info["filters"].append(percent_price_by_side(risk.band_bps))
+    return info
+
+
+def percent_price_by_side(band_bps: int) -> dict[str, Any]:
+    """The price band as Binance's filter; ``avgPriceMins`` 0: relative to the last price."""
+    up = str(Decimal(BPS + band_bps) / BPS)
+    down = str(max(Decimal(0), Decimal(BPS - band_bps) / BPS))
+    return {
+        "filterType": "PERCENT_PRICE_BY_SIDE",
+        "bidMultiplierUp": up,
+        "bidMultiplierDown": down,
+        "askMultiplierUp": up,
+        "askMultiplierDown": down,
+        "avgPriceMins": 0,
     }
 
 

@@ -66,4 +66,30 @@ class SetMarketStatus(NamedTuple):
     status: MarketStatus
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | AmendOrder | SetMarketStatus
+class SetMarketRisk(NamedTuple):
+    """The price band and circuit breaker settings (see rialto.domain.risk.MarketRisk)."""
+
+    seq: int
+    ts: int
+    band_bps: int = 0
+    breaker_bps: int = 0
+    window_ms: int = 0
+    cooling_ms: int = 0
+
+
+class ResumeMarket(NamedTuple):
+    """Ends a circuit-breaker halt if its cooling period is over at ``ts``; else nothing."""
+
+    seq: int
+    ts: int
+
+
+Command = (
+    PlaceOrder
+    | CancelOrder
+    | CancelAll
+    | AmendOrder
+    | SetMarketStatus
+    | SetMarketRisk
+    | ResumeMarket
+)

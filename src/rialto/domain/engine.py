@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from rialto.domain.commands import (
     CancelOrder,
     Command,
     PlaceOrder,
+    ResumeMarket,
+    SetMarketRisk,
     SetMarketStatus,
 )
 from rialto.domain.events import (
@@ -46,6 +49,7 @@ from rialto.domain.orders import (
     triggers_on_fall,
 )
 from rialto.domain.rejects import Reject
+from rialto.domain.risk import OFF, MarketRisk, band
 
 SNAPSHOT_VERSION = 1
 
@@ -68,6 +72,7 @@ CANCELED = OrderStatus.CANCELED
 EXPIRED = OrderStatus.EXPIRED
 EXPIRED_IN_MATCH = OrderStatus.EXPIRED_IN_MATCH
 TRADING = MarketStatus.TRADING
+BREAK = MarketStatus.BREAK
 # Orders that take liquidity at any price once active.
 MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
 _NO_LIMIT = -(1 << 200)
@@ -102,12 +107,19 @@ class MatchingEngine:
         self.update_id = 0  # id of the last BookDelta emitted
         self.last_price = 0  # price of the last trade, 0 before the first
         self.last_seq = 0
+        self.risk = OFF
+        self.halted_until = 0  # status BREAK: when its cooling period ends
+        # Circuit breaker: (ts, last price at ts) since the window's start, the first the
+        # price the market stood at when the window opened; one entry per ts.
+        self._moves: deque[tuple[int, int]] = deque()
         self._handlers: dict[type, Callable[[Any], list[Event]]] = {
             PlaceOrder: self.place,
             AmendOrder: self.amend,
             CancelOrder: self.cancel,
             CancelAll: self.cancel_all,
             SetMarketStatus: self.set_status,
+            SetMarketRisk: self.set_risk,
+            ResumeMarket: self.resume,
         }
 
     # --- commands ---------------------------------------------------------
@@ -166,10 +178,13 @@ class MatchingEngine:
             self._add_stop(o)
             self.orders[oid] = o
             return ev
+        first_trade = self.next_trade_id
         self._execute(o, c.seq, c.ts, ev)
         if self._triggered:
             self._run_stops(c.seq, c.ts, ev)
         self._flush(ev)
+        if self.next_trade_id != first_trade and self.risk.breaker_bps:
+            self._breaker(c.seq, c.ts, ev, first_trade)
         return ev
 
     def cancel(self, c: CancelOrder) -> list[Event]:
@@ -266,16 +281,68 @@ class MatchingEngine:
                 False,
             )
         )
+        first_trade = self.next_trade_id
         self._execute(o, seq, ts, ev)
         if self._triggered:
             self._run_stops(seq, ts, ev)
         self._flush(ev)
+        if self.next_trade_id != first_trade and self.risk.breaker_bps:
+            self._breaker(seq, ts, ev, first_trade)
         return ev
 
     def set_status(self, c: SetMarketStatus) -> list[Event]:
         self.last_seq = c.seq
         self.status = c.status
+        self.halted_until = 0  # the operator's word ends a breaker's halt (no auto-resume)
         return [MarketStatusChanged(c.seq, c.ts, c.status)]
+
+    def set_risk(self, c: SetMarketRisk) -> list[Event]:
+        risk = MarketRisk(c.band_bps, c.breaker_bps, c.window_ms, c.cooling_ms)
+        risk.check()  # before anything changes
+        self.last_seq = c.seq
+        self.risk = risk
+        # The breaker's window starts afresh, at the price the market stands at now.
+        self._moves.clear()
+        if risk.breaker_bps and self.last_price:
+            self._moves.append((c.ts, self.last_price))
+        return []
+
+    def resume(self, c: ResumeMarket) -> list[Event]:
+        """End a breaker's halt once its cooling period is over; before that, nothing."""
+        self.last_seq = c.seq
+        if self.status is not BREAK or not self.halted_until or c.ts < self.halted_until:
+            return []
+        self.status = TRADING
+        self.halted_until = 0
+        return [MarketStatusChanged(c.seq, c.ts, TRADING)]
+
+    def _breaker(self, seq: int, ts: int, ev: list[Event], first_trade: int) -> None:
+        """Halt the market if this command's trades moved the price too far, too fast.
+
+        The reference is the price the market stood at when the window opened (the last
+        trade at or before ``ts - window``; without one, the window's earliest price):
+        the price path is judged after the whole command, stops it triggered included.
+        """
+        risk, moves = self.risk, self._moves
+        start = ts - risk.window_ms
+        while len(moves) > 1 and moves[1][0] <= start:
+            moves.popleft()
+        reference = moves[0][1] if moves else 0
+        if len(moves) > 1 and moves[-1][0] == ts:
+            moves[-1] = (ts, self.last_price)  # one entry per ts; the reference stays
+        else:
+            moves.append((ts, self.last_price))
+        if not reference:
+            return  # the market's first trade under the breaker: nothing to compare with
+        prices = [e.price for e in ev if type(e) is Trade and e.trade_id >= first_trade]
+        low, high = band(reference, risk.breaker_bps)
+        if min(prices) >= low and max(prices) <= high:
+            return
+        self.status = BREAK
+        self.halted_until = ts + risk.cooling_ms
+        moves.clear()
+        moves.append((ts, self.last_price))  # after the halt, moves count from here
+        ev.append(MarketStatusChanged(seq, ts, BREAK, self.halted_until))
 
     # --- checks -----------------------------------------------------------
 
@@ -291,6 +358,8 @@ class MatchingEngine:
             return reason
         if self.status is not TRADING:
             return Reject.MARKET_CLOSED
+        if c.price and self.risk.band_bps and not self._in_band(c.price):
+            return Reject.PERCENT_PRICE_BY_SIDE
         if c.client_order_id and (c.user_id, c.client_order_id) in self._client_ids:
             return Reject.DUPLICATE_ORDER
         t = c.order_type
@@ -316,9 +385,19 @@ class MatchingEngine:
             return Reject.AMEND_NOT_ALLOWED
         if price * qty < ins.min_notional_units:
             return Reject.NOTIONAL
+        if price != o.price and not self._in_band(price):
+            return Reject.PERCENT_PRICE_BY_SIDE
         if o.order_type is LIMIT_MAKER and price != o.price and self._crosses(o.side, price):
             return Reject.WOULD_TAKE
         return None
+
+    def _in_band(self, price: int) -> bool:
+        """Whether ``price`` is within the price band (no band, or no trade yet: yes)."""
+        bps, last = self.risk.band_bps, self.last_price
+        if not bps or not last:
+            return True
+        low, high = band(last, bps)
+        return low <= price <= high
 
     def _crosses(self, side: Side, price: int) -> bool:
         if side is BUY:
@@ -333,6 +412,10 @@ class MatchingEngine:
         """Match an active order as taker, then rest, expire or finish it."""
         is_market = o.order_type in MARKET_TYPES
         limit = 0 if is_market else o.price
+        if is_market and self.risk.band_bps and self.last_price:
+            # The band also bounds a market order: it trades no further than the band.
+            low, high = band(self.last_price, self.risk.band_bps)
+            limit = high if o.side is BUY else low
         if o.tif is FOK and not is_market and not self._fillable(o, limit):
             o.status = EXPIRED
             self._finish(o, seq, ts, ev)
@@ -645,6 +728,13 @@ class MatchingEngine:
             "asks": [o.to_row() for o in self.asks.orders()],
             "stops": [o.to_row() for o in stops],
         }
+        # Only when set, so a market without risk controls keeps its old snapshot bytes.
+        if self.risk != OFF:
+            state["risk"] = list(self.risk)
+        if self.halted_until:
+            state["halted_until"] = self.halted_until
+        if self._moves:
+            state["moves"] = [list(m) for m in self._moves]
         return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
 
     def state_hash(self) -> str:
@@ -660,6 +750,10 @@ class MatchingEngine:
             engine.status = MarketStatus(state["status"])
             for name in ("next_order_id", "next_trade_id", "update_id", "last_price", "last_seq"):
                 setattr(engine, name, int(state[name]))
+            engine.risk = MarketRisk(*state.get("risk", OFF))
+            engine.risk.check()
+            engine.halted_until = int(state.get("halted_until", 0))
+            engine._moves.extend((int(t), int(p)) for t, p in state.get("moves", ()))
             for side, key in ((BUY, "bids"), (SELL, "asks"), (None, "stops")):
                 for row in state[key]:
                     o = Order.from_row(row)

@@ -118,6 +118,7 @@ class MarketStatusChanged(NamedTuple):
     seq: int
     ts: int
     status: MarketStatus
+    until: int = 0  # BREAK: when the cooling period ends (ms); 0 otherwise
 
 
 Event = (

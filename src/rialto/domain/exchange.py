@@ -70,6 +70,8 @@ class Exchange:
             req.AddAsset: self._add_asset,
             req.AddMarket: self._add_market,
             req.SetMarketStatus: self._set_status,
+            req.SetMarketRisk: self._set_risk,
+            req.ResumeMarket: self._resume,
             req.CreateUser: self._create_user,
             req.CreateApiKey: self._create_api_key,
             req.RevokeApiKey: self._revoke_api_key,
@@ -216,6 +218,20 @@ class Exchange:
         if engine is None:
             return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
         events = engine.set_status(cmd.SetMarketStatus(seq, ts, r.status))
+        return Outcome(seq, ts, r.symbol, None, 0, list(events))
+
+    def _set_risk(self, seq: int, ts: int, r: req.SetMarketRisk) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = engine.set_risk(cmd.SetMarketRisk(seq, ts, *r[1:]))
+        return Outcome(seq, ts, r.symbol, None, 0, list(events))
+
+    def _resume(self, seq: int, ts: int, r: req.ResumeMarket) -> Outcome:
+        engine = self.engines.get(r.symbol)
+        if engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = engine.resume(cmd.ResumeMarket(seq, ts))
         return Outcome(seq, ts, r.symbol, None, 0, list(events))
 
     def _create_user(self, seq: int, ts: int, r: req.CreateUser) -> Outcome:

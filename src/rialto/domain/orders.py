@@ -45,7 +45,8 @@ class OrderStatus(StrEnum):
 
 class MarketStatus(StrEnum):
     TRADING = "TRADING"
-    HALT = "HALT"
+    HALT = "HALT"  # by the operator, until the operator resumes it
+    BREAK = "BREAK"  # by the circuit breaker, for its cooling period (Binance's name)
 
 
 STOP_TYPES = frozenset(

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class Reject(StrEnum):
     PRICE_FILTER = "PRICE_FILTER"
+    PERCENT_PRICE_BY_SIDE = "PERCENT_PRICE_BY_SIDE"
     LOT_SIZE = "LOT_SIZE"
     MARKET_LOT_SIZE = "MARKET_LOT_SIZE"
     NOTIONAL = "NOTIONAL"
@@ -28,6 +29,7 @@ class Reject(StrEnum):
 # (code, msg) exactly as Binance words them; ccxt maps several of them by text.
 BINANCE_ERRORS: dict[Reject, tuple[int, str]] = {
     Reject.PRICE_FILTER: (-1013, "Filter failure: PRICE_FILTER"),
+    Reject.PERCENT_PRICE_BY_SIDE: (-1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
     Reject.LOT_SIZE: (-1013, "Filter failure: LOT_SIZE"),
     Reject.MARKET_LOT_SIZE: (-1013, "Filter failure: MARKET_LOT_SIZE"),
     Reject.NOTIONAL: (-1013, "Filter failure: NOTIONAL"),

@@ -100,6 +100,25 @@ class SetMarketStatus(NamedTuple):
     status: MarketStatus
 
 
+class SetMarketRisk(NamedTuple):
+    """A market's price band and circuit breaker (see :class:`rialto.domain.risk.MarketRisk`)."""
+
+    symbol: str
+    band_bps: int = 0
+    breaker_bps: int = 0
+    window_ms: int = 0
+    cooling_ms: int = 0
+
+
+class ResumeMarket(NamedTuple):
+    """End a circuit-breaker halt whose cooling period is over (otherwise does nothing).
+
+    The runtime sends it when the cooling period ends, so the resume is in the journal.
+    """
+
+    symbol: str
+
+
 Request = (
     NewOrder
     | CancelOrder
@@ -110,6 +129,8 @@ Request = (
     | AddAsset
     | AddMarket
     | SetMarketStatus
+    | SetMarketRisk
+    | ResumeMarket
     | CreateUser
     | CreateApiKey
     | RevokeApiKey

@@ -335,6 +335,8 @@ class MatchingShard(Shard):
             req.CancelAllOrders: self._cancel_all,
             req.AmendOrder: self._amend,
             req.SetMarketStatus: self._set_status,
+            req.SetMarketRisk: self._set_risk,
+            req.ResumeMarket: self._resume,
             req.AddMarket: self._add_market,
         }
 
@@ -418,6 +420,18 @@ class MatchingShard(Shard):
         if self.engine is None:
             return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
         events = self.engine.set_status(cmd.SetMarketStatus(seq, ts, r.status))
+        return _done(seq, ts, self.symbol, list(events))
+
+    def _set_risk(self, seq: int, ts: int, r: req.SetMarketRisk) -> Step:
+        if self.engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = self.engine.set_risk(cmd.SetMarketRisk(seq, ts, *r[1:]))
+        return _done(seq, ts, self.symbol, list(events))
+
+    def _resume(self, seq: int, ts: int, r: req.ResumeMarket) -> Step:
+        if self.engine is None:
+            return _refused(seq, ts, r.symbol, Reject.INVALID_SYMBOL)
+        events = self.engine.resume(cmd.ResumeMarket(seq, ts))
         return _done(seq, ts, self.symbol, list(events))
 
     def _engine_step(self, seq: int, ts: int, events: list[Event]) -> Step:

@@ -122,7 +122,7 @@ class ClusterClient:
             return [accounts_shard(r.user_id, n)]
         if isinstance(r, req.CancelOrder | req.CancelAllOrders | req.AmendOrder):
             return [market_shard(r.symbol)]
-        if isinstance(r, req.SetMarketStatus):
+        if isinstance(r, req.SetMarketStatus | req.SetMarketRisk | req.ResumeMarket):
             return [market_shard(r.symbol)]
         accounts = [f"acct-{i}" for i in range(n)]
         if isinstance(r, req.AddAsset):

@@ -109,6 +109,8 @@ _DECODERS: dict[int, Callable[[list[Any]], shards.Message]] = {
     13: lambda f: shards.Release(*_typed(f, (STR, INT))),
     14: _create_api_key,
     15: lambda f: req.RevokeApiKey(*_typed(f, (INT, STR))),
+    16: lambda f: req.SetMarketRisk(*_typed(f, (STR, INT, INT, INT, INT))),
+    17: lambda f: req.ResumeMarket(*_typed(f, (STR,))),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,
@@ -126,6 +128,8 @@ _TAGS: dict[type, int] = {
     shards.Release: 13,
     req.CreateApiKey: 14,
     req.RevokeApiKey: 15,
+    req.SetMarketRisk: 16,
+    req.ResumeMarket: 17,
 }
 
 
