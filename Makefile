@@ -2,6 +2,7 @@
 #
 #   make run     the exchange with demo markets (rialto up --demo)   make test    the test suite
 #   make lint    ruff + mypy                               make bench   benchmarks (JSON lines)
+#   make web     build the web trading terminal (web/dist, served by the gateway at /)
 #
 # `make test` treats "pytest collected no tests" (pytest exit 5) as a failure, and writes pytest's
 # own exit code to test-artifacts/pytest-exit-code so that callers (.ci/run) can tell it apart
@@ -23,7 +24,16 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
 RUN_ARGS ?=
 
-.PHONY: help venv run test lint fmt bench services clean distclean
+# The web terminal: npm ci (npm install without a lock file) only when package.json or the lock
+# file changed; a Vite build only when a source changed. Debian's chromium for its e2e tests.
+WEB := web
+WEB_STAMP := $(WEB)/node_modules/.installed
+WEB_DIST := $(WEB)/dist/index.html
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/index.html \
+	$(WEB)/vite.config.ts $(WEB)/tsconfig.json)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: help venv run test lint fmt bench services clean distclean web chromium
 
 help:
 	@echo "make run       start the exchange with demo markets and liquidity (RUN_ARGS='--data-dir DIR')"
@@ -33,6 +43,8 @@ help:
 	@echo "make bench     run every bench/*.py except _*.py (BENCH_ARGS, default --quick)"
 	@echo "make services  start PostgreSQL, MariaDB, Redis, NATS if they are not running"
 	@echo "make venv      create/refresh .venv (only reinstalls when pyproject.toml changes)"
+	@echo "make web       build the web terminal into web/dist (npm ci only when package files change)"
+	@echo "make chromium  install Debian's chromium for the e2e tests if it is missing"
 	@echo "make clean     remove caches and build output; make distclean also removes .venv"
 
 venv: $(STAMP)
@@ -62,13 +74,37 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-run: venv
+web: $(WEB_DIST)
+
+$(WEB_STAMP): $(WEB)/package.json $(wildcard $(WEB)/package-lock.json)
+	@command -v npm >/dev/null || { echo "error: npm (Node.js 20+) is needed to build web/" >&2; exit 1; }
+	@echo "==> installing the web terminal's npm packages"
+	@cd $(WEB) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; \
+		else npm install --no-audit --no-fund; fi
+	@touch $@
+
+$(WEB_DIST): $(WEB_STAMP) $(WEB_SOURCES)
+	@echo "==> building the web terminal (web/dist)"
+	@cd $(WEB) && npm run --silent build
+	@touch $@
+
+# Debian's chromium, for the web terminal's end-to-end tests (Playwright drives it).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "==> installing Debian's chromium with apt-get"; \
+		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+			|| { echo "error: could not install chromium" >&2; exit 1; }; \
+	fi
+
+run: venv web
 	$(BIN)/rialto up --demo $(RUN_ARGS)
 
 services:
 	@bash scripts/services.sh
 
-test: venv services
+test: venv services web chromium
 	@mkdir -p test-artifacts
 	@rm -f test-artifacts/pytest-exit-code
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
@@ -97,8 +133,8 @@ bench: venv services
 
 clean:
 	rm -rf build dist src/*.egg-info *.egg-info .pytest_cache .mypy_cache .ruff_cache \
-		.hypothesis test-artifacts
+		.hypothesis test-artifacts $(WEB)/dist
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(WEB)/node_modules
