@@ -150,6 +150,10 @@ class Accounts:
         bal = self.balances.get(user_id, {}).get(asset)
         return (bal[0], bal[1]) if bal else (0, 0)
 
+    def rates(self, user_id: int, symbol: str) -> tuple[Fixed, Fixed]:
+        """The user's maker and taker rates on ``symbol`` (its fee tier, else the market's)."""
+        return self._rates(user_id, self.markets[symbol])
+
     def system_balance(self, kind: AccountKind, asset: str) -> int:
         return self.system.get((kind, asset), 0)
 

@@ -75,6 +75,8 @@ class Exchange:
             req.CreateUser: self._create_user,
             req.CreateApiKey: self._create_api_key,
             req.RevokeApiKey: self._revoke_api_key,
+            req.SetFeeTier: self._set_fee_tier,
+            req.AssignFeeTier: self._assign_fee_tier,
         }
         self.last_seq = 0
         self.last_ts = 0  # time stamped on the last request carried out
@@ -197,6 +199,15 @@ class Exchange:
     def _adjust(self, seq: int, ts: int, r: req.Adjust) -> Outcome:
         res = self.shard(r.user_id).adjust("x", seq, ts, r.user_id, r.asset, r.amount, r.reason)
         return Outcome(seq, ts, "", res.reason, 0, list(res.postings))
+
+    def _set_fee_tier(self, seq: int, ts: int, r: req.SetFeeTier) -> Outcome:
+        for accounts in self.accounts:
+            accounts.set_tier(r.name, r.maker_fee, r.taker_fee)
+        return Outcome(seq, ts, "", None, 0, [])
+
+    def _assign_fee_tier(self, seq: int, ts: int, r: req.AssignFeeTier) -> Outcome:
+        self.shard(r.user_id).assign_tier(r.user_id, r.name)
+        return Outcome(seq, ts, "", None, 0, [])
 
     def _add_asset(self, seq: int, ts: int, r: req.AddAsset) -> Outcome:
         asset = Asset(r.symbol, r.decimals)

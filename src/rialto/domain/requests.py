@@ -119,6 +119,22 @@ class ResumeMarket(NamedTuple):
     symbol: str
 
 
+class SetFeeTier(NamedTuple):
+    """A fee tier: maker and taker rates as decimals ("0.0002"; a maker rate may be negative,
+    a rebate). It overrides the markets' own rates for the users assigned to it."""
+
+    name: str
+    maker_fee: str
+    taker_fee: str
+
+
+class AssignFeeTier(NamedTuple):
+    """Put a user on a fee tier ("" puts the user back on the markets' rates)."""
+
+    user_id: int
+    name: str
+
+
 Request = (
     NewOrder
     | CancelOrder
@@ -134,4 +150,6 @@ Request = (
     | CreateUser
     | CreateApiKey
     | RevokeApiKey
+    | SetFeeTier
+    | AssignFeeTier
 )

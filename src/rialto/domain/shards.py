@@ -258,6 +258,8 @@ class AccountsShard(Shard):
             req.Adjust: self._adjust,
             req.AddAsset: self._add_asset,
             req.AddMarket: self._add_market,
+            req.SetFeeTier: self._set_fee_tier,
+            req.AssignFeeTier: self._assign_fee_tier,
         }
 
     def _new_order(self, seq: int, ts: int, r: req.NewOrder) -> Step:
@@ -295,6 +297,14 @@ class AccountsShard(Shard):
 
     def _add_asset(self, seq: int, ts: int, r: req.AddAsset) -> Step:
         self.accounts.add_asset(Asset(r.symbol, r.decimals))
+        return _done(seq, ts)
+
+    def _set_fee_tier(self, seq: int, ts: int, r: req.SetFeeTier) -> Step:
+        self.accounts.set_tier(r.name, r.maker_fee, r.taker_fee)
+        return _done(seq, ts)
+
+    def _assign_fee_tier(self, seq: int, ts: int, r: req.AssignFeeTier) -> Step:
+        self.accounts.assign_tier(r.user_id, r.name)
         return _done(seq, ts)
 
     def _add_market(self, seq: int, ts: int, r: req.AddMarket) -> Step:

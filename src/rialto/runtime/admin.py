@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from rialto.domain.instruments import Instrument
 from rialto.domain.numbers import NumberFormatError
 from rialto.domain.orders import MarketStatus
 from rialto.domain.rejects import BINANCE_ERRORS, FilterError
+from rialto.domain.risk import MarketRisk
 from rialto.domain.users import PERMISSIONS
+from rialto.runtime.core import Core
 from rialto.runtime.keyring import ed25519_public_key, new_token
 from rialto.runtime.node import Node, RequestError
 
@@ -32,7 +35,7 @@ class AdminError(ValueError):
     """An operator command that cannot be carried out; its message is for the operator."""
 
 
-async def execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+async def execute(node: Core, op: dict[str, Any]) -> dict[str, Any]:
     """Carry out one operator command and return its JSON-able result."""
     try:
         return await _execute(node, op)
@@ -42,7 +45,7 @@ async def execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
         raise AdminError(str(exc)) from exc
 
 
-async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+async def _execute(node: Core, op: dict[str, Any]) -> dict[str, Any]:
     kind = op["op"]
     ex = node.exchange
     if kind == "users.create":
@@ -80,8 +83,12 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
         if symbol not in ex.engines:
             raise AdminError(f"unknown market {symbol}")
         status = MarketStatus(op["status"])
+        if status is MarketStatus.BREAK:
+            raise AdminError("BREAK is the circuit breaker's status: halt with HALT")
         await node.submit(req.SetMarketStatus(symbol, status))
         return {"symbol": symbol, "status": status.value}
+    if kind == "markets.risk":
+        return await _set_risk(node, op)
     if kind == "deposit":
         user = _user(node, op["email"])
         asset = _asset(node, op["asset"])
@@ -92,6 +99,17 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
         return _balances(node, user)
     if kind == "balances":
         return _balances(node, _user(node, op["email"]))
+    if kind == "fees.tier":
+        name = str(op["name"])
+        if not name or not name.isprintable() or len(name) > 64:
+            raise AdminError(f"not a tier name: {name!r}")
+        await node.submit(req.SetFeeTier(name, str(op["maker_fee"]), str(op["taker_fee"])))
+        return {"tier": name, "maker_fee": op["maker_fee"], "taker_fee": op["taker_fee"]}
+    if kind == "fees.assign":
+        user = _user(node, op["email"])
+        tier = str(op.get("tier") or "")
+        await node.submit(req.AssignFeeTier(user, tier))
+        return {"email": op["email"], "tier": tier or None}
     if kind == "apikeys.create":
         return await _create_key(node, op)
     if kind == "apikeys.revoke":
@@ -117,7 +135,72 @@ async def _execute(node: Node, op: dict[str, Any]) -> dict[str, Any]:
     raise AdminError(f"unknown command {kind!r}")
 
 
-async def _create_key(node: Node, op: dict[str, Any]) -> dict[str, Any]:
+async def _set_risk(node: Core, op: dict[str, Any]) -> dict[str, Any]:
+    """Set a market's price band and circuit breaker; options left out keep their value."""
+    symbol = str(op["symbol"]).upper()
+    engine = node.exchange.engines.get(symbol)
+    if engine is None:
+        raise AdminError(f"unknown market {symbol}")
+    old = engine.risk
+    risk = MarketRisk(
+        _bps(op.get("band_pct"), old.band_bps),
+        _bps(op.get("breaker_pct"), old.breaker_bps),
+        _ms(op.get("window_s"), old.window_ms),
+        _ms(op.get("cool_s"), old.cooling_ms),
+    )
+    try:
+        risk.check()
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    if risk != old:
+        await node.submit(req.SetMarketRisk(symbol, *risk))
+    return {"symbol": symbol, **risk_view(engine.risk)}
+
+
+def risk_view(risk: MarketRisk) -> dict[str, Any]:
+    """A market's risk settings as the operator gives them: percentages and seconds."""
+    return {
+        "band_pct": _pct(risk.band_bps),
+        "breaker_pct": _pct(risk.breaker_bps),
+        "window_s": _seconds(risk.window_ms),
+        "cool_s": _seconds(risk.cooling_ms),
+    }
+
+
+def _scaled(value: object, default: int, scale: int, what: str) -> int:
+    """A non-negative decimal times ``scale``, exactly (no more decimals than that allows);
+    None: ``default``."""
+    if value is None:
+        return default
+    try:
+        d = Decimal(str(value)) * scale
+    except InvalidOperation as exc:
+        raise AdminError(f"not {what}: {value!r}") from exc
+    if not d.is_finite() or d != d.to_integral_value() or d < 0:
+        decimals = len(str(scale)) - 1
+        raise AdminError(f"{what} must be positive with at most {decimals} decimals: {value!r}")
+    return int(d)
+
+
+def _bps(value: object, default: int) -> int:
+    """A percentage with at most two decimals ("2.5") in basis points."""
+    return _scaled(value, default, 100, "a percentage")
+
+
+def _ms(value: object, default: int) -> int:
+    """Seconds with at most three decimals in milliseconds."""
+    return _scaled(value, default, 1000, "a number of seconds")
+
+
+def _pct(bps: int) -> str:
+    return str(Decimal(bps) / 100)
+
+
+def _seconds(ms: int) -> str:
+    return str(Decimal(ms) / 1000)
+
+
+async def _create_key(node: Core, op: dict[str, Any]) -> dict[str, Any]:
     user = _user(node, op["email"])
     perms = op["permissions"]
     perms = [p.strip() for p in (perms.split(",") if isinstance(perms, str) else perms)]
@@ -147,21 +230,21 @@ def _check(reject: object) -> None:
         raise AdminError(BINANCE_ERRORS[reject][1])  # type: ignore[index]
 
 
-def _user(node: Node, email: object) -> int:
+def _user(node: Core, email: object) -> int:
     user = node.exchange.users.find(str(email))
     if user is None:
         raise AdminError(f"no user with e-mail {email!r}")
     return user.user_id
 
 
-def _asset(node: Node, symbol: object) -> Asset:
+def _asset(node: Core, symbol: object) -> Asset:
     asset = node.exchange.accounts[0].assets.get(str(symbol).upper())
     if asset is None:
         raise AdminError(f"unknown asset {symbol!r}")
     return asset
 
 
-def _balances(node: Node, user_id: int) -> dict[str, Any]:
+def _balances(node: Core, user_id: int) -> dict[str, Any]:
     accounts = node.exchange.shard(user_id)
     out = []
     for symbol in sorted(accounts.assets):

@@ -118,14 +118,14 @@ class ClusterClient:
         n = self.user_shards
         if isinstance(r, req.CreateUser):
             return [CONTROL]
-        if isinstance(r, req.NewOrder | req.Deposit | req.Adjust):
+        if isinstance(r, req.NewOrder | req.Deposit | req.Adjust | req.AssignFeeTier):
             return [accounts_shard(r.user_id, n)]
         if isinstance(r, req.CancelOrder | req.CancelAllOrders | req.AmendOrder):
             return [market_shard(r.symbol)]
         if isinstance(r, req.SetMarketStatus | req.SetMarketRisk | req.ResumeMarket):
             return [market_shard(r.symbol)]
         accounts = [f"acct-{i}" for i in range(n)]
-        if isinstance(r, req.AddAsset):
+        if isinstance(r, req.AddAsset | req.SetFeeTier):
             return accounts
         if isinstance(r, req.AddMarket):
             return [*accounts, market_shard(Instrument.from_dict(dict(r.spec)).symbol)]

@@ -111,6 +111,8 @@ _DECODERS: dict[int, Callable[[list[Any]], shards.Message]] = {
     15: lambda f: req.RevokeApiKey(*_typed(f, (INT, STR))),
     16: lambda f: req.SetMarketRisk(*_typed(f, (STR, INT, INT, INT, INT))),
     17: lambda f: req.ResumeMarket(*_typed(f, (STR,))),
+    18: lambda f: req.SetFeeTier(*_typed(f, (STR, STR, STR))),
+    19: lambda f: req.AssignFeeTier(*_typed(f, (INT, STR))),
 }
 _TAGS: dict[type, int] = {
     req.NewOrder: 1,
@@ -130,6 +132,8 @@ _TAGS: dict[type, int] = {
     req.RevokeApiKey: 15,
     req.SetMarketRisk: 16,
     req.ResumeMarket: 17,
+    req.SetFeeTier: 18,
+    req.AssignFeeTier: 19,
 }
 
 
