@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,16 @@ from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from rialto.adapters.nats.local_server import LocalNatsServer, free_port, wheel_binary
 from rialto.runtime.admin import execute
-from rialto.runtime.local_exchange import halt, launch
+from rialto.runtime.local_exchange import RIALTO, halt, launch
 from rialto.runtime.node import Node
 
 MARKET = {"symbol": "BTCUSDT", "base_asset": "BTC", "quote_asset": "USDT", "tick_size": "0.01",
           "step_size": "0.0001", "min_notional": "5"}  # fmt: skip
 TRADER_FUNDS = {"BTC": "100", "USDT": "10000000"}
 MAKER_FUNDS = {"BTC": "10000", "USDT": "1000000000"}
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -38,9 +42,19 @@ class Server:
     proc: subprocess.Popen[bytes]
     keys: list[dict[str, Any]] = field(default_factory=list)  # one per trader: api_key, secret
     maker: dict[str, Any] = field(default_factory=dict)
+    gateways: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    nats: LocalNatsServer | None = None
+
+    def pids(self) -> dict[str, int]:
+        """The server side's processes: the core, then each gateway."""
+        return {"server": self.proc.pid} | {
+            f"gateway{i}": g.pid for i, g in enumerate(self.gateways)
+        }
 
     def log(self) -> str:
-        return (self.data_dir / "up.log").read_text(errors="replace")
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log"))
+        )
 
 
 async def _user(node: Node, email: str, funds: dict[str, str], hashed: str) -> dict[str, Any]:
@@ -67,14 +81,42 @@ async def _prepare(data_dir: Path, users: int) -> tuple[list[dict[str, Any]], di
     return list(keys), maker
 
 
-def start(data_dir: Path, users: int, cmd: list[str] | None = None) -> Server:
+def start(data_dir: Path, users: int, cmd: list[str] | None = None, gateways: int = 0) -> Server:
     """Prepare ``data_dir`` and run ``rialto up`` on it (``cmd``: another command line, the
-    data directory and port appended as for ``rialto up``)."""
+    data directory and port appended as for ``rialto up``). With ``gateways``, the core
+    runs with ``--bus`` (a private NATS 2.15) and ``--redis``, and that many
+    ``rialto serve gateway`` processes share one port (``--reuse-port``): the URL returned."""
     data_dir.mkdir(parents=True, exist_ok=True)
     keys, maker = asyncio.run(_prepare(data_dir, users))
-    proc, url = launch(data_dir, cmd)
-    return Server(url, data_dir, proc, keys, maker)
+    if not gateways:
+        proc, url = launch(data_dir, cmd)
+        return Server(url, data_dir, proc, keys, maker)
+    nats = LocalNatsServer(wheel_binary(), data_dir / "nats").start()
+    db = f"sqlite:///{data_dir.resolve() / 'rialto.db'}"
+    env = {"RIALTO_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:"}
+    up = [*RIALTO, "up", "--bus", nats.url, "--db", db, "--redis", REDIS]
+    proc, _ = launch(data_dir, up, env)
+    server = Server("", data_dir, proc, keys, maker, nats=nats)
+    port = free_port()
+    gateway = [*RIALTO, "serve", "gateway", "--nats", nats.url, "--db", db, "--redis", REDIS,
+               "--reuse-port"]  # fmt: skip
+    for i in range(gateways):
+        g, server.url = launch(data_dir, gateway, env, port, f"gateway-{i}.log")
+        server.gateways.append(g)
+        # The port may have answered from an earlier gateway: wait for this one's own word.
+        deadline = time.monotonic() + 60
+        while "rialto serve gateway: at seq" not in (
+            data_dir / f"gateway-{i}.log"
+        ).read_text():
+            if g.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((data_dir / f"gateway-{i}.log").read_text())
+            time.sleep(0.05)
+    return server
 
 
 def stop(s: Server) -> None:
+    for g in s.gateways:
+        halt(g)
     halt(s.proc)
+    if s.nats is not None:
+        s.nats.stop()

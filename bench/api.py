@@ -351,7 +351,7 @@ async def orders_phase(
     async def measure_cpu() -> None:
         nonlocal cpu
         await asyncio.sleep(warmup)
-        cpu = CpuWindow({"server": server.proc.pid, "client": os.getpid()})
+        cpu = CpuWindow(server.pids() | {"client": os.getpid()})
 
     await asyncio.gather(load.run(warmup, args.seconds), measure_cpu())
     assert cpu is not None
@@ -538,7 +538,7 @@ def streams_phase(
         end = start + args.seconds
         for _, pipe in procs:
             pipe.send((start * 1000, end * 1000))
-        pids = {"server": server.proc.pid, "driver": os.getpid()}
+        pids = server.pids() | {"driver": os.getpid()}
         pids |= {f"ws_client{i}": p.pid for i, (p, _) in enumerate(procs)}
 
         async def drive() -> tuple[Stats, dict[str, float]]:
@@ -623,6 +623,10 @@ def main() -> None:
     parser.add_argument(
         "--server-cmd", default=None, help="run this instead of 'python -m rialto.cli up'"
     )
+    parser.add_argument(
+        "--gateways", type=int, default=0,
+        help="N `rialto serve gateway` processes on one port before a `rialto up --bus` core",
+    )  # fmt: skip
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     if args.users < max(args.conns, DRIVER_CONNS):
@@ -633,11 +637,12 @@ def main() -> None:
     load = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix=".bench-api-", dir=args.dir or Path.cwd()))
     server = None
-    result: dict[str, Any] = {"bench": "api", "mode": "rialto up", "quick": args.quick}
+    mode = f"rialto up --bus + {args.gateways} gateways" if args.gateways else "rialto up"
+    result: dict[str, Any] = {"bench": "api", "mode": mode, "quick": args.quick}
     try:
         t0 = time.perf_counter()
         cmd = args.server_cmd.split() if args.server_cmd else None
-        server = _api_server.start(base / "data", args.users, cmd)
+        server = _api_server.start(base / "data", args.users, cmd, args.gateways)
         result["setup_s"] = round(time.perf_counter() - t0, 1)
         ips = source_addresses()
         maker = Key(server.maker["api_key"], server.maker["secret"].encode())

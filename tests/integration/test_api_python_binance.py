@@ -26,6 +26,7 @@ and any non-2xx answer raised as ``BinanceAPIException`` carrying the body's ``c
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -35,7 +36,7 @@ from binance.async_client import AsyncClient
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from rialto.runtime.local_exchange import Rialto, start, stop
+from rialto.runtime.local_exchange import RIALTO, Rialto, start, stop
 
 SYMBOL = "BTCUSDT"
 
@@ -384,3 +385,25 @@ async def _async_flow(r: Rialto) -> None:
 def test_async_client(rialto: Rialto) -> None:
     asyncio.run(_async_flow(rialto))
     assert "Traceback" not in rialto.log()
+
+
+def test_fee_tiers_set_by_the_operator_show_in_the_account_and_the_fills(
+    rialto: Rialto, alice: Client, bob: Client
+) -> None:
+    def cli(*args: str) -> None:
+        cmd = [*RIALTO, *args, "--data-dir", str(rialto.data_dir)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+    cli("fees", "tier", "vip", "--maker", "-0.0001", "--taker", "0.0005")
+    cli("fees", "assign", "--email", "bob@api.test", "--tier", "vip")
+    try:
+        rates = bob.get_account()["commissionRates"]
+        assert (rates["maker"], rates["taker"]) == ("-0.00010000", "0.00050000")
+        assert bob.get_account()["takerCommission"] == 5
+        assert alice.get_account()["commissionRates"]["taker"] == "0.00100000"
+        alice.order_limit_sell(symbol="ETHUSDT", quantity="1", price="2000")
+        fill = bob.order_limit_buy(symbol="ETHUSDT", quantity="1", price="2000")["fills"][0]
+        assert (fill["commissionAsset"], d(fill["commission"])) == ("ETH", d("0.0005"))
+    finally:
+        cli("fees", "assign", "--email", "bob@api.test", "--tier", "")
+    assert bob.get_account()["commissionRates"]["taker"] == "0.00100000"

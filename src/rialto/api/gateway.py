@@ -14,6 +14,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -32,8 +33,9 @@ from rialto.domain.postings import AccountKind, Posting
 from rialto.domain.rejects import FilterError
 from rialto.domain.users import ApiKey
 from rialto.marketdata import MarketData
+from rialto.runtime.core import Core
 from rialto.runtime.keyring import SecretBox
-from rialto.runtime.node import Node, NodeStopped, RequestError
+from rialto.runtime.node import NodeStopped, RequestError
 from rialto.runtime.projection import SqlFeed
 
 NEEDS_TIF = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
@@ -63,7 +65,7 @@ def new_client_order_id() -> str:
 
 
 class Gateway:
-    def __init__(self, node: Node, feed: SqlFeed, market: MarketData, box: SecretBox) -> None:
+    def __init__(self, node: Core, feed: SqlFeed, market: MarketData, box: SecretBox) -> None:
         self.node = node
         self.feed = feed
         self.market = market
@@ -105,7 +107,11 @@ class Gateway:
             ins = engine.instrument
             symbols.append(
                 views.symbol_info(
-                    ins, engine.status, assets[ins.base_asset], assets[ins.quote_asset]
+                    ins,
+                    engine.status,
+                    assets[ins.base_asset],
+                    assets[ins.quote_asset],
+                    engine.risk,
                 )
             )
         return {
@@ -346,7 +352,8 @@ class Gateway:
         """Wait (briefly) until the SQL read model holds every acknowledged outcome."""
         target = self.node.durable_seq
         for _ in range(200):
-            if self.feed.checkpoint >= target:
+            # In a thread: in gateway mode the read model is another server's database.
+            if await asyncio.to_thread(lambda: self.feed.checkpoint) >= target:
                 return
             await asyncio.sleep(0.005)
 
@@ -453,14 +460,21 @@ class Gateway:
             balances.append(
                 {"asset": symbol, "free": asset.format(free), "locked": asset.format(locked)}
             )
+        maker, taker = Decimal(0), Decimal(0)
+        if accounts.markets:  # the fee tier's rates, else the first market's
+            m, t = accounts.rates(key.user_id, min(accounts.markets))
+            maker, taker = (
+                Decimal(m.mantissa).scaleb(-m.scale),
+                Decimal(t.mantissa).scaleb(-t.scale),
+            )
         return {
-            "makerCommission": 10,
-            "takerCommission": 10,
+            "makerCommission": int(maker * 10_000),  # Binance's unit: 0.01%
+            "takerCommission": int(taker * 10_000),
             "buyerCommission": 0,
             "sellerCommission": 0,
             "commissionRates": {
-                "maker": "0.00100000",
-                "taker": "0.00100000",
+                "maker": f"{maker:.8f}",
+                "taker": f"{taker:.8f}",
                 "buyer": "0.00000000",
                 "seller": "0.00000000",
             },
@@ -481,7 +495,7 @@ class Gateway:
 
     def avg_price(self, symbol: str) -> dict[str, Any]:
         ins = self.instrument(symbol)
-        value, close_time = self.market.avg_price(symbol, now_ms())
+        value, close_time = self.market.avg_price(symbol, self.market.now(symbol, now_ms()))
         price = Fraction(value) * Fraction(ins.tick.mantissa, 10**ins.tick.scale)
         return {"mins": 5, "price": views.fraction_str(price), "closeTime": close_time}
 

@@ -10,14 +10,13 @@ offenders (a key banned again within a day), up to ``max_ban_seconds`` (Binance:
 2 minutes to 3 days"). Requests during a ban are refused without adding weight and
 without extending the ban.
 
-The counters live in a :class:`Store` (get/incr/put with expiry), so a Redis adapter
-can share them between gateways: ``incr`` is INCRBY + PEXPIREAT, ``put`` is SET PXAT.
-:class:`MemoryStore` is the one-process store.
+The counters live in a :class:`Store` (get/incr/put with expiry): :class:`MemoryStore`
+in one process, ``rialto.adapters.redis.RedisStore`` shared by every gateway.
 """
 
 from __future__ import annotations
 
-import threading
+import os
 from typing import NamedTuple, Protocol
 
 from rialto.api import errors
@@ -29,15 +28,23 @@ STRIKE_MEMORY_MS = 86_400_000  # a ban within this long of the last one doubles
 
 
 class Store(Protocol):
-    """Integer counters that expire; a missing or expired key reads as 0."""
+    """Integer counters that expire at a given time (the caller's clock); a missing or
+    expired key reads as 0. Async, so the counters can live in Redis."""
 
-    def get(self, key: str, now_ms: int) -> int: ...
+    async def get(self, key: str, now_ms: int) -> int: ...
 
-    def incr(self, key: str, amount: int, expire_at_ms: int, now_ms: int) -> int:
+    async def incr(self, key: str, amount: int, expire_at_ms: int, now_ms: int) -> int:
         """Add ``amount`` (from 0 when missing), set the expiry, return the new value."""
         ...
 
-    def put(self, key: str, value: int, expire_at_ms: int, now_ms: int) -> None: ...
+    async def put(self, key: str, value: int, expire_at_ms: int, now_ms: int) -> None: ...
+
+    async def incr_unless(
+        self, guard: str, key: str, amount: int, expire_at_ms: int, now_ms: int
+    ) -> tuple[int, int]:
+        """``(guard's value, 0)`` when ``guard`` is above ``now_ms``, else ``(guard's value,
+        incr(key, ...))``: one round trip for the common path of a request."""
+        ...
 
 
 class MemoryStore:
@@ -45,7 +52,6 @@ class MemoryStore:
 
     def __init__(self, sweep_every: int = 4096) -> None:
         self._data: dict[str, tuple[int, int]] = {}  # key -> (value, expire_at_ms)
-        self._lock = threading.Lock()
         self._sweep_every = sweep_every
         self._writes = 0
 
@@ -64,21 +70,29 @@ class MemoryStore:
             self._writes = 0
             self._data = {k: e for k, e in self._data.items() if e[1] > now_ms}
 
-    def get(self, key: str, now_ms: int) -> int:
-        with self._lock:
-            return self._live(key, now_ms)
+    def _incr(self, key: str, amount: int, expire_at_ms: int, now_ms: int) -> int:
+        value = self._live(key, now_ms) + amount
+        self._data[key] = (value, expire_at_ms)
+        self._written(now_ms)
+        return value
 
-    def incr(self, key: str, amount: int, expire_at_ms: int, now_ms: int) -> int:
-        with self._lock:
-            value = self._live(key, now_ms) + amount
-            self._data[key] = (value, expire_at_ms)
-            self._written(now_ms)
-            return value
+    async def get(self, key: str, now_ms: int) -> int:
+        return self._live(key, now_ms)
 
-    def put(self, key: str, value: int, expire_at_ms: int, now_ms: int) -> None:
-        with self._lock:
-            self._data[key] = (value, expire_at_ms)
-            self._written(now_ms)
+    async def incr(self, key: str, amount: int, expire_at_ms: int, now_ms: int) -> int:
+        return self._incr(key, amount, expire_at_ms, now_ms)
+
+    async def put(self, key: str, value: int, expire_at_ms: int, now_ms: int) -> None:
+        self._data[key] = (value, expire_at_ms)
+        self._written(now_ms)
+
+    async def incr_unless(
+        self, guard: str, key: str, amount: int, expire_at_ms: int, now_ms: int
+    ) -> tuple[int, int]:
+        until = self._live(guard, now_ms)
+        if until > now_ms:
+            return until, 0
+        return until, self._incr(key, amount, expire_at_ms, now_ms)
 
 
 def _seconds_until(until_ms: int, now_ms: int) -> int:
@@ -132,32 +146,36 @@ class RateLimiter:
         self.max_ban_seconds = max(ban_seconds, max_ban_seconds)
         self.store: Store = store if store is not None else MemoryStore()
 
-    def used(self, key: str, now_ms: int) -> int:
+    async def used(self, key: str, now_ms: int) -> int:
         """The weight ``key`` has used in the current window."""
         window = now_ms // WINDOW_MS
-        return self.store.get(f"w:{key}:{window}", now_ms)
+        return await self.store.get(f"w:{key}:{window}", now_ms)
 
-    def hit(self, key: str, weight: int, now_ms: int) -> Usage:
+    async def hit(self, key: str, weight: int, now_ms: int) -> Usage:
         """Count a request of ``weight`` by ``key`` at ``now_ms``; its :class:`Usage`."""
         window = now_ms // WINDOW_MS
         window_end = (window + 1) * WINDOW_MS
-        banned_until = self.store.get(f"b:{key}", now_ms)
+        banned_until, used = await self.store.incr_unless(
+            f"b:{key}", f"w:{key}:{window}", weight, window_end, now_ms
+        )
         if banned_until > now_ms:
             return Usage(
-                self.used(key, now_ms), _seconds_until(banned_until, now_ms), True, banned_until
+                await self.used(key, now_ms),
+                _seconds_until(banned_until, now_ms),
+                True,
+                banned_until,
             )
-        used = self.store.incr(f"w:{key}:{window}", weight, window_end, now_ms)
         if used <= self.limit:
             return Usage(used)
-        violations = self.store.incr(f"v:{key}:{window}", 1, window_end, now_ms)
+        violations = await self.store.incr(f"v:{key}:{window}", 1, window_end, now_ms)
         if violations <= self.ban_after:
             return Usage(used, _seconds_until(window_end, now_ms), False, window_end)
-        until = now_ms + self._ban_ms(key, now_ms)
-        self.store.put(f"b:{key}", until, until, now_ms)
+        until = now_ms + await self._ban_ms(key, now_ms)
+        await self.store.put(f"b:{key}", until, until, now_ms)
         return Usage(used, _seconds_until(until, now_ms), True, until)
 
-    def _ban_ms(self, key: str, now_ms: int) -> int:
-        strikes = self.store.incr(f"s:{key}", 1, now_ms + STRIKE_MEMORY_MS, now_ms)
+    async def _ban_ms(self, key: str, now_ms: int) -> int:
+        strikes = await self.store.incr(f"s:{key}", 1, now_ms + STRIKE_MEMORY_MS, now_ms)
         seconds = self.ban_seconds << min(strikes - 1, 32)
         return min(seconds, self.max_ban_seconds) * 1000
 
@@ -168,3 +186,64 @@ class RateLimiter:
         if usage.banned:
             return errors.ip_banned(usage.until_ms, usage.retry_after_s)
         return errors.too_much_weight(self.limit, usage.retry_after_s, WINDOW_TEXT)
+
+
+ORDER_WINDOW_MS = 10_000
+# Market makers re-quote many times a second: far above Binance's 100 per 10 s by default.
+DEFAULT_ORDERS_PER_10S = 10_000
+ORDER_COUNT_HEADER = "X-MBX-ORDER-COUNT-10S"
+
+
+class OrderLimiter:
+    """Binance's ``ORDERS`` limit: new orders per account per 10 seconds (-1015, 429).
+
+    Counted per user, whichever key or gateway the order came through; refused orders
+    count too, as on Binance. No bans: the window's end is the wait.
+    """
+
+    def __init__(self, limit_per_10s: int, store: Store) -> None:
+        if limit_per_10s < 1:
+            raise ValueError("limit_per_10s is positive")
+        self.limit = limit_per_10s
+        self.store = store
+
+    async def hit(self, user_id: int, now_ms: int) -> tuple[int, errors.ApiError | None]:
+        """The account's order count in this window, and the error when over the limit."""
+        window = now_ms // ORDER_WINDOW_MS
+        end = (window + 1) * ORDER_WINDOW_MS
+        count = await self.store.incr(f"o:{user_id}:{window}", 1, end, now_ms)
+        if count <= self.limit:
+            return count, None
+        return count, errors.too_many_orders(self.limit, "10 SECOND")
+
+
+class Limits(NamedTuple):
+    """The API's limits: request weight per IP, new orders per account."""
+
+    weight: RateLimiter
+    orders: OrderLimiter
+
+    @classmethod
+    def configured(cls, store: Store) -> Limits:
+        """Limits from the environment (``RIALTO_IP_WEIGHT_PER_MINUTE``,
+        ``RIALTO_ORDERS_PER_10S``) on ``store``."""
+        weight = int(os.environ.get("RIALTO_IP_WEIGHT_PER_MINUTE", "6000"))
+        orders = int(os.environ.get("RIALTO_ORDERS_PER_10S", str(DEFAULT_ORDERS_PER_10S)))
+        return cls(RateLimiter(weight, store=store), OrderLimiter(orders, store))
+
+    @classmethod
+    def in_memory(cls) -> Limits:
+        return cls.configured(MemoryStore())
+
+    def rate_limits(self) -> list[dict[str, object]]:
+        """``exchangeInfo``'s ``rateLimits``, as configured."""
+        return [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": self.weight.limit,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+             "limit": self.orders.limit},
+        ]  # fmt: skip

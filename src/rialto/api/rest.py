@@ -9,7 +9,6 @@ logged and answered with -1000, never a traceback. Each response carries
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,13 +19,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from rialto.api import errors, openapi, views
+from rialto.api import errors, openapi, views, webapp
 from rialto.api.errors import ApiError
 from rialto.api.gateway import Gateway, now_ms
+from rialto.api.marketcache import LEVELS, SharedMarket
 from rialto.api.params import Params
 from rialto.api.people import People
-from rialto.api.ratelimit import RateLimiter
-from rialto.api.sessions import Sessions, Throttle
+from rialto.api.ratelimit import ORDER_COUNT_HEADER, Limits, MemoryStore
+from rialto.api.sessions import Sessions, SessionStore, Throttle
 from rialto.api.signing import check_timestamp, signed_payload
 from rialto.api.userdata import UserData
 from rialto.api.ws import Hub, WsApi
@@ -53,24 +53,39 @@ class Api:
     def __init__(
         self,
         gateway: Gateway,
-        limiter: RateLimiter | None = None,
+        limits: Limits,
         userdata: UserData | None = None,
+        shared: SharedMarket | None = None,
     ) -> None:
         self.g = gateway
+        self.shared = shared
         self.userdata = userdata
         self._openapi = openapi.document()
-        self.limiter = limiter or RateLimiter(
-            int(os.environ.get("RIALTO_IP_WEIGHT_PER_MINUTE", "6000"))
-        )
+        self.limiter = limits.weight
+        self.orders = limits.orders
+        self._rate_limits = limits.rate_limits()
 
-    def _respond(self, request: Request, weight: int, body: Any, status: int = 200) -> Response:
-        usage = self.limiter.hit(_ip(request), weight, now_ms())
+    async def _respond(
+        self, request: Request, weight: int, body: Any, status: int = 200
+    ) -> Response:
+        usage = await self.limiter.hit(_ip(request), weight, now_ms())
         error = self.limiter.error(usage)
         if error is not None:
             return JSON(error.body(), error.status, {**usage.headers(), **error.headers()})
-        return JSON(body, status, usage.headers())
+        headers = usage.headers()
+        count = getattr(request.state, "order_count", None)
+        if count is not None:
+            headers[ORDER_COUNT_HEADER] = str(count)
+        return JSON(body, status, headers)
 
-    def _guarded(
+    async def count_order(self, request: Request, user_id: int) -> None:
+        """Binance's per-account ORDERS limit (-1015), shared by every gateway."""
+        count, error = await self.orders.hit(user_id, now_ms())
+        request.state.order_count = count
+        if error is not None:
+            raise error
+
+    def guarded(
         self, answer: Callable[[Request], Awaitable[Any]], weight: int
     ) -> Callable[[Request], Awaitable[Response]]:
         """An endpoint that turns every failure into Binance's error body, never a 500."""
@@ -79,11 +94,11 @@ class Api:
             try:
                 body = await answer(request)
             except ApiError as exc:
-                return self._error(request, exc, weight)
+                return await self._error(request, exc, weight)
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
-                return self._error(request, errors.unknown(), weight)
-            return self._respond(request, weight, body)
+                return await self._error(request, errors.unknown(), weight)
+            return await self._respond(request, weight, body)
 
         return endpoint
 
@@ -91,7 +106,7 @@ class Api:
         async def answer(request: Request) -> Any:
             return await handler(request, Params(request.url.query.encode(), await request.body()))
 
-        return self._guarded(answer, weight)
+        return self.guarded(answer, weight)
 
     def signed(
         self, handler: SignedHandler, needed: str, weight: int = 1
@@ -107,7 +122,7 @@ class Api:
             check_timestamp(params.values, now_ms())
             return await handler(request, params, key)
 
-        return self._guarded(answer, weight)
+        return self.guarded(answer, weight)
 
     def keyed(
         self, handler: SignedHandler, weight: int = 2
@@ -119,10 +134,10 @@ class Api:
             key = self.g.keys.unsigned(request.headers.get("x-mbx-apikey"), _ip(request))
             return await handler(request, params, key)
 
-        return self._guarded(answer, weight)
+        return self.guarded(answer, weight)
 
-    def _error(self, request: Request, exc: ApiError, weight: int) -> Response:
-        usage = self.limiter.hit(_ip(request), weight, now_ms())
+    async def _error(self, request: Request, exc: ApiError, weight: int) -> Response:
+        usage = await self.limiter.hit(_ip(request), weight, now_ms())
         return JSON(exc.body(), exc.status, {**usage.headers(), **exc.headers()})
 
     # --- public ---------------------------------------------------------------
@@ -134,12 +149,20 @@ class Api:
         return {"serverTime": now_ms()}
 
     async def exchange_info(self, request: Request, p: Params) -> Any:
-        return self.g.exchange_info(p)
+        return self.g.exchange_info(p) | {"rateLimits": self._rate_limits}
+
+    async def _shared(self, symbol: str) -> dict[str, Any] | None:
+        """The shared snapshot of ``symbol`` (gateway mode), else None: answer locally."""
+        return None if self.shared is None else await self.shared.read(symbol)
 
     async def depth(self, request: Request, p: Params) -> Any:
         symbol = p.need("symbol")
         ins = self.g.instrument(symbol)
         limit = p.limit(100, 5000)
+        snap = await self._shared(symbol) if limit <= LEVELS else None
+        if snap is not None:
+            d = snap["depth"]
+            return d | {"bids": d["bids"][:limit], "asks": d["asks"][:limit]}
         update_id, bids, asks = self.g.market.depth(symbol, limit)
         return {
             "lastUpdateId": update_id,
@@ -193,29 +216,32 @@ class Api:
             self.g.instrument(s)
         return names, False
 
-    async def ticker_24h(self, request: Request, p: Params) -> Any:
+    async def _tickers(self, p: Params, kind: str) -> Any:
         names, single = self._symbols(p)
         now = now_ms()
-        out = [
-            views.ticker_24h(
-                self.g.instrument(s), self.g.market.ticker_24h(s, now), self.g.market.book_ticker(s)
-            )
-            for s in names
-        ]
+        out = []
+        for s in names:
+            snap = await self._shared(s)
+            if snap is not None:
+                out.append(snap[kind])
+                continue
+            ins, m = self.g.instrument(s), self.g.market
+            if kind == "ticker":
+                out.append(views.ticker_24h(ins, m.ticker_24h(s, m.now(s, now)), m.book_ticker(s)))
+            elif kind == "price":
+                out.append({"symbol": s, "price": views.price(ins, m.last_price(s))})
+            else:
+                out.append(views.book_ticker(ins, m.book_ticker(s)))
         return out[0] if single else out
+
+    async def ticker_24h(self, request: Request, p: Params) -> Any:
+        return await self._tickers(p, "ticker")
 
     async def ticker_price(self, request: Request, p: Params) -> Any:
-        names, single = self._symbols(p)
-        out = [
-            {"symbol": s, "price": views.price(self.g.instrument(s), self.g.market.last_price(s))}
-            for s in names
-        ]
-        return out[0] if single else out
+        return await self._tickers(p, "price")
 
     async def book_ticker(self, request: Request, p: Params) -> Any:
-        names, single = self._symbols(p)
-        out = [views.book_ticker(self.g.instrument(s), self.g.market.book_ticker(s)) for s in names]
-        return out[0] if single else out
+        return await self._tickers(p, "book")
 
     async def avg_price(self, request: Request, p: Params) -> Any:
         return self.g.avg_price(p.need("symbol"))
@@ -226,9 +252,11 @@ class Api:
         return self.g.account(key, p)
 
     async def new_order(self, request: Request, p: Params, key: ApiKey) -> Any:
+        await self.count_order(request, key.user_id)
         return await self.g.place(key.user_id, p)
 
     async def cancel_replace(self, request: Request, p: Params, key: ApiKey) -> Any:
+        await self.count_order(request, key.user_id)
         return await self.g.cancel_replace(key.user_id, p)
 
     async def test_order(self, request: Request, p: Params, key: ApiKey) -> Any:
@@ -254,17 +282,7 @@ class Api:
         users = self.userdata
         if users is None:
             raise errors.invalid_listen_key()
-        if request.method == "POST":
-            return {"listenKey": users.new_listen_key(key.user_id, now_ms())}
-        listen_key = p.need("listenKey")
-        done = (
-            users.keep_alive(key.user_id, listen_key, now_ms())
-            if request.method == "PUT"
-            else users.close_listen_key(key.user_id, listen_key)
-        )
-        if not done:
-            raise errors.invalid_listen_key()
-        return {}
+        return await users.listen_key_request(request.method, key.user_id, p)
 
     async def empty_list(self, request: Request, p: Params, key: ApiKey) -> Any:
         return []
@@ -282,39 +300,21 @@ class Api:
         }
 
 
-def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
-    api = Api(gateway, userdata=hub.userdata if hub is not None else None)
+def create_app(
+    gateway: Gateway,
+    hub: Hub | None = None,
+    limits: Limits | None = None,
+    shared: SharedMarket | None = None,
+    sessions: SessionStore | None = None,
+    throttle: Throttle | None = None,
+) -> Starlette:
+    userdata = hub.userdata if hub is not None else None
+    api = Api(gateway, limits or Limits.in_memory(), userdata, shared)
     pub, sig = api.public, api.signed
-    v3 = "/api/v3"
     routes: list[BaseRoute] = [
-        Route(f"{v3}/ping", pub(api.ping)),
-        Route(f"{v3}/time", pub(api.time)),
-        Route(f"{v3}/exchangeInfo", pub(api.exchange_info, 20)),
-        Route(f"{v3}/depth", pub(api.depth, 5)),
-        Route(f"{v3}/trades", pub(api.trades, 25)),
-        Route(f"{v3}/historicalTrades", pub(api.trades, 25)),
-        Route(f"{v3}/aggTrades", pub(api.agg_trades, 4)),
-        Route(f"{v3}/klines", pub(api.klines, 2)),
-        Route(f"{v3}/uiKlines", pub(api.klines, 2)),
-        Route(f"{v3}/ticker/24hr", pub(api.ticker_24h, 2)),
-        Route(f"{v3}/ticker/price", pub(api.ticker_price, 2)),
-        Route(f"{v3}/ticker/bookTicker", pub(api.book_ticker, 2)),
-        Route(f"{v3}/avgPrice", pub(api.avg_price, 2)),
-        Route(f"{v3}/account", sig(api.account, "read", 20)),
-        Route(f"{v3}/order", sig(api.new_order, "trade"), methods=["POST"]),
-        Route(f"{v3}/order/test", sig(api.test_order, "trade"), methods=["POST"]),
-        Route(f"{v3}/order/cancelReplace", sig(api.cancel_replace, "trade"), methods=["POST"]),
-        Route(f"{v3}/order", sig(api.order, "trade"), methods=["DELETE"]),
-        Route(f"{v3}/order", sig(api.order, "read", 4), methods=["GET"]),
-        Route(f"{v3}/openOrders", sig(api.open_orders, "trade"), methods=["DELETE"]),
-        Route(f"{v3}/openOrders", sig(api.open_orders, "read", 6), methods=["GET"]),
-        Route(f"{v3}/allOrders", sig(api.all_orders, "read", 20)),
-        Route(f"{v3}/myTrades", sig(api.my_trades, "read", 20)),
-        Route(
-            f"{v3}/userDataStream",
-            api.keyed(api.user_data_stream),
-            methods=["POST", "PUT", "DELETE"],
-        ),
+        Route(e.path, _endpoint(api, e), methods=[e.method.upper()]) for e in openapi.ENDPOINTS
+    ]
+    routes += [
         # What ccxt's load_markets asks for beyond spot: valid, empty answers.
         Route("/sapi/v1/capital/config/getall", sig(api.empty_list, "read")),
         Route("/sapi/v1/margin/allPairs", sig(api.empty_list, "read")),
@@ -323,9 +323,11 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
         Route("/fapi/v1/exchangeInfo", pub(api.futures_info)),
         Route("/dapi/v1/exchangeInfo", pub(api.futures_info)),
     ]
-    routes += People(gateway, Sessions(), Throttle()).routes()
+    people = People(gateway, sessions or Sessions(), throttle or Throttle(MemoryStore()), api)
+    routes += people.routes()
     if hub is not None:
         routes += _stream_routes(hub)
+    routes += webapp.routes()  # last: the web terminal at /
     app = Starlette(routes=routes)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -337,6 +339,15 @@ def create_app(gateway: Gateway, hub: Hub | None = None) -> Starlette:
     app.add_exception_handler(404, not_found)
     app.add_exception_handler(405, not_allowed)
     return app
+
+
+def _endpoint(api: Api, e: openapi.Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    handler = getattr(api, e.handler)
+    if e.security == "signed":
+        return api.signed(handler, e.permission, e.weight)
+    if e.security == "key":
+        return api.keyed(handler, e.weight)
+    return api.public(handler, e.weight)
 
 
 def _stream_routes(hub: Hub) -> list[BaseRoute]:

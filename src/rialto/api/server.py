@@ -1,13 +1,14 @@
-"""The HTTP server of ``rialto up``: uvicorn on the running event loop."""
+"""The HTTP server of ``rialto up`` and ``rialto serve gateway``: uvicorn on the running loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 
 class _Server(uvicorn.Server):
@@ -17,9 +18,16 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
-        # No proxy headers: rialto up faces its clients directly, and a trusted
-        # X-Forwarded-For would let any local client pick its own rate-limit address.
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        trusted_proxies: str | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        # Proxy headers only from the named load balancers: a trusted X-Forwarded-For from
+        # anyone would let any client pick its own rate-limit address.
         config = uvicorn.Config(
             app,
             host=host,
@@ -27,13 +35,23 @@ class HttpServer:
             log_level="warning",
             lifespan="off",
             access_log=False,
-            proxy_headers=False,
+            proxy_headers=trusted_proxies is not None,
+            forwarded_allow_ips=trusted_proxies,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        if reuse_port:  # several gateway processes on one port: the kernel spreads connections
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.set_inheritable(True)
+            self._socket = sock
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="http")
+        sockets = [self._socket] if self._socket is not None else None
+        self._task = asyncio.create_task(self._server.serve(sockets=sockets), name="http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises why it could not start (e.g. port in use)

@@ -4,13 +4,15 @@ A session is a random token in an HttpOnly, SameSite=Strict cookie, valid for a 
 inactivity. Failed logins are counted per e-mail address and per client address: after
 ``max_failures`` within ``window_ms`` further attempts are refused until the window has
 passed, whether the password is right or not. The stores are in memory in ``rialto up``;
-the gateway of the distributed mode keeps the same data in Redis.
+with ``--redis`` (and in ``rialto serve gateway``) they are in Redis, shared by the gateways.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+from rialto.api.ratelimit import Store
 
 SESSION_COOKIE = "rialto_session"
 SESSION_MS = 24 * 60 * 60 * 1000
@@ -22,19 +24,31 @@ class Session(NamedTuple):
     expires: int
 
 
+class SessionStore(Protocol):
+    async def open(self, user_id: int, email: str, now: int) -> str: ...
+
+    async def get(self, token: str | None, now: int) -> Session | None:
+        """The live session of ``token`` (each use extends it), or None."""
+        ...
+
+    async def close(self, token: str | None) -> None: ...
+
+
 class Sessions:
+    """Sessions in this process's memory (``rialto up`` without Redis)."""
+
     def __init__(self, ttl_ms: int = SESSION_MS) -> None:
         self.ttl_ms = ttl_ms
         self._by_token: dict[str, Session] = {}
 
-    def open(self, user_id: int, email: str, now: int) -> str:
+    async def open(self, user_id: int, email: str, now: int) -> str:
         token = secrets.token_urlsafe(32)
         self._by_token[token] = Session(user_id, email, now + self.ttl_ms)
         if len(self._by_token) % 1024 == 0:
             self._sweep(now)
         return token
 
-    def get(self, token: str | None, now: int) -> Session | None:
+    async def get(self, token: str | None, now: int) -> Session | None:
         if not token:
             return None
         session = self._by_token.get(token)
@@ -45,7 +59,7 @@ class Sessions:
         self._by_token[token] = refreshed
         return refreshed
 
-    def close(self, token: str | None) -> None:
+    async def close(self, token: str | None) -> None:
         if token:
             self._by_token.pop(token, None)
 
@@ -56,32 +70,33 @@ class Sessions:
 
 
 class Throttle:
-    """Counts failures per key (an e-mail address, a client address) in a fixed window."""
+    """Counts failures per key (an e-mail address, a client address) in a fixed window that
+    starts at the first failure; the counters are a rate-limit :class:`Store` (memory or
+    Redis), so every gateway counts the same failures."""
 
-    def __init__(self, max_failures: int = 5, window_ms: int = 15 * 60 * 1000) -> None:
+    def __init__(
+        self, store: Store, max_failures: int = 5, window_ms: int = 15 * 60 * 1000
+    ) -> None:
+        self.store = store
         self.max_failures = max_failures
         self.window_ms = window_ms
-        self._failures: dict[str, tuple[int, int]] = {}  # key -> (count, window start)
 
-    def blocked_for(self, keys: list[str], now: int) -> int:
+    async def blocked_for(self, keys: list[str], now: int) -> int:
         """Milliseconds until any of ``keys`` may try again (0: it may now)."""
         wait = 0
         for key in keys:
-            count, start = self._failures.get(key, (0, now))
-            if now - start >= self.window_ms:
-                self._failures.pop(key, None)
-                continue
-            if count >= self.max_failures:
-                wait = max(wait, start + self.window_ms - now)
+            if await self.store.get(f"lf:{key}", now) >= self.max_failures:
+                wait = max(wait, await self.store.get(f"le:{key}", now) - now)
         return wait
 
-    def failed(self, keys: list[str], now: int) -> None:
+    async def failed(self, keys: list[str], now: int) -> None:
         for key in keys:
-            count, start = self._failures.get(key, (0, now))
-            if now - start >= self.window_ms:
-                count, start = 0, now
-            self._failures[key] = (count + 1, start)
+            end = await self.store.get(f"le:{key}", now)
+            if end <= now:  # the first failure of a new window
+                end = now + self.window_ms
+                await self.store.put(f"le:{key}", end, end, now)
+            await self.store.incr(f"lf:{key}", 1, end, now)
 
-    def succeeded(self, keys: list[str]) -> None:
+    async def succeeded(self, keys: list[str]) -> None:
         for key in keys:
-            self._failures.pop(key, None)
+            await self.store.put(f"lf:{key}", 0, 1, 0)

@@ -12,18 +12,18 @@ keep-alive; one per user, as Binance hands out.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from rialto.api import views
+from rialto.api import errors, views
+from rialto.api.listenkeys import ListenKeys, MemoryListenKeys
+from rialto.api.params import Params
 from rialto.domain.events import OrderAccepted, OrderAmended, OrderUpdate, Trade
 from rialto.domain.exchange import Exchange, Outcome
 from rialto.domain.instruments import Instrument
 from rialto.domain.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from rialto.domain.postings import AccountKind, Posting
 
-LISTEN_KEY_MS = 60 * 60 * 1000
 FREE, LOCKED = AccountKind.FREE, AccountKind.LOCKED
 _EXEC_TYPE = {
     OrderStatus.NEW: "NEW",
@@ -62,10 +62,11 @@ class UserData:
         exchange: Exchange,
         instrument_of: Callable[[str], Instrument],
         clock: Callable[[], int],
+        listen_keys: ListenKeys | None = None,
     ) -> None:
         self.instrument_of = instrument_of
         self.clock = clock
-        self.assets = {a.symbol: a for a in exchange.accounts[0].assets.values()}
+        self.assets = exchange.accounts[0].assets  # live: assets added later are known too
         self.balances: dict[int, dict[str, list[int]]] = {}
         for accounts in exchange.accounts:
             for user, per_asset in accounts.balances.items():
@@ -77,36 +78,36 @@ class UserData:
                     symbol, o.user_id, o.client_order_id, o.side, o.order_type, o.tif,
                     o.price, o.qty, o.quote_qty, o.stop_price, o.stp, o.ts,
                 )  # fmt: skip
-        self.listen_keys: dict[str, tuple[int, int]] = {}  # key -> (user, expires ms)
+        self.listen_keys = listen_keys or MemoryListenKeys()
 
     # --- listen keys ------------------------------------------------------------
 
-    def new_listen_key(self, user_id: int, now: int) -> str:
-        for key, (user, _) in self.listen_keys.items():
-            if user == user_id:
-                self.listen_keys[key] = (user, now + LISTEN_KEY_MS)
-                return key
-        key = secrets.token_hex(32)
-        self.listen_keys[key] = (user_id, now + LISTEN_KEY_MS)
-        return key
+    async def listen_key_request(self, method: str, user_id: int, p: Params) -> dict[str, str]:
+        """``userDataStream``: POST makes (or extends) the key, PUT keeps it alive, DELETE
+        closes it."""
+        if method == "POST":
+            return {"listenKey": await self.new_listen_key(user_id, self.clock())}
+        listen_key = p.need("listenKey")
+        done = await (
+            self.keep_alive(user_id, listen_key, self.clock())
+            if method == "PUT"
+            else self.close_listen_key(user_id, listen_key)
+        )
+        if not done:
+            raise errors.invalid_listen_key()
+        return {}
 
-    def keep_alive(self, user_id: int, key: str, now: int) -> bool:
-        entry = self.listen_keys.get(key)
-        if entry is None or entry[0] != user_id or entry[1] < now:
-            return False
-        self.listen_keys[key] = (user_id, now + LISTEN_KEY_MS)
-        return True
+    async def new_listen_key(self, user_id: int, now: int) -> str:
+        return await self.listen_keys.create(user_id, now)
 
-    def close_listen_key(self, user_id: int, key: str) -> bool:
-        entry = self.listen_keys.get(key)
-        if entry is None or entry[0] != user_id:
-            return False
-        del self.listen_keys[key]
-        return True
+    async def keep_alive(self, user_id: int, key: str, now: int) -> bool:
+        return await self.listen_keys.keep_alive(user_id, key, now)
 
-    def listen_key_user(self, key: str, now: int) -> int | None:
-        entry = self.listen_keys.get(key)
-        return None if entry is None or entry[1] < now else entry[0]
+    async def close_listen_key(self, user_id: int, key: str) -> bool:
+        return await self.listen_keys.close(user_id, key)
+
+    async def listen_key_user(self, key: str, now: int) -> int | None:
+        return await self.listen_keys.user_of(key, now)
 
     # --- events -------------------------------------------------------------------
 

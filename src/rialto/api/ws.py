@@ -26,12 +26,14 @@ from rialto.api.errors import ApiError
 from rialto.api.signing import KeyCheck, check_timestamp, ws_api_payload
 from rialto.api.streams import Stream
 from rialto.api.userdata import UserData
+from rialto.api.wsframes import raw_socket, text_frame
 from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.marketdata import Candle, DepthUpdate, KlineTick, MarketData, TradeTick
 
 log = logging.getLogger("rialto.ws")
 QUEUE_LIMIT = 2000  # messages a connection may have waiting before it is dropped
+RAW_BUFFER_LIMIT = 1 << 20  # bytes the kernel has not taken yet, for a ready-made-frames connection
 MAX_STREAMS = 1024
 
 
@@ -65,20 +67,37 @@ class _Merged:
 
 
 class Client:
+    """One WebSocket connection. Messages go out as ready-made frames when the server
+    allows (:mod:`rialto.api.wsframes`), else through a queue and ASGI."""
+
     def __init__(self, ws: WebSocket, combined: bool) -> None:
         self.ws = ws
         self.combined = combined
         self.streams: set[str] = set()
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = asyncio.Event()
+        self.raw = raw_socket(ws.scope, RAW_BUFFER_LIMIT)
 
     def put(self, text: str) -> None:
+        self.put_frame(text, None)
+
+    def put_frame(self, text: str, frame: bytes | None) -> None:
+        """Send ``text``; ``frame`` is its ready-made frame when the caller has one."""
         if self.dropped.is_set():
+            return
+        raw = self.raw
+        if raw is not None:
+            if raw.add(frame or text_frame(text.encode())):
+                asyncio.get_running_loop().call_soon(self._flush)
             return
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.dropped.set()  # a slow consumer: disconnected by its own task
+
+    def _flush(self) -> None:
+        if self.raw is not None and not self.raw.flush():
+            self.dropped.set()
 
 
 class Hub:
@@ -136,6 +155,10 @@ class Hub:
                 elif t is KlineTick:
                     k: KlineTick = u  # type: ignore[assignment]
                     self._klines[(k.symbol, k.interval)] = k.candle
+                else:  # a StatusChange: at once, on <symbol>@status
+                    name, payload = streams.market_status(u, _now())  # type: ignore[arg-type]
+                    if name in self.subs:
+                        self._emit(name, payload)
 
     def _trade(self, t: TradeTick) -> None:
         lower = t.symbol.lower()
@@ -210,7 +233,7 @@ class Hub:
         for symbol in sorted(changed):
             lower = symbol.lower()
             ins = self.instrument_of(symbol)
-            t = self.market.ticker_24h(symbol, now)
+            t = self.market.ticker_24h(symbol, self.market.now(symbol, now))
             mini = streams.mini_ticker(ins, t, now)
             minis.append(mini)
             if f"{lower}@miniTicker" in self.subs:
@@ -222,17 +245,15 @@ class Hub:
             self._emit(streams.ALL_MINI_TICKERS, minis)
 
     def _emit(self, name: str, payload: Any) -> None:
-        raw: str | None = None
-        combined: str | None = None
+        # Each form is encoded and framed once, whatever the number of subscribers.
+        forms: dict[bool, tuple[str, bytes]] = {}
         for client in list(self.subs.get(name, ())):
-            if client.combined:
-                if combined is None:
-                    combined = orjson.dumps({"stream": name, "data": payload}).decode()
-                client.put(combined)
-            else:
-                if raw is None:
-                    raw = orjson.dumps(payload).decode()
-                client.put(raw)
+            form = forms.get(client.combined)
+            if form is None:
+                body = {"stream": name, "data": payload} if client.combined else payload
+                data = orjson.dumps(body)
+                form = forms[client.combined] = (data.decode(), text_frame(data))
+            client.put_frame(*form)
 
     # --- connections -----------------------------------------------------------
 
@@ -266,7 +287,7 @@ class Hub:
         client = Client(ws, combined)
         names = [n for n in initial if "@" in n or n.startswith("!")]
         for key in initial:  # a listenKey; anything else (ccxt.pro's /ws/0, /ws/1...) is a name
-            user = self.userdata.listen_key_user(key, _now()) if self.userdata else None
+            user = await self.userdata.listen_key_user(key, _now()) if self.userdata else None
             if user is not None:
                 self.user_subs.setdefault(user, {})[client] = (None, key)
         error = self._subscribe(client, names)
@@ -304,6 +325,8 @@ class Hub:
         return found
 
     async def _send(self, client: Client) -> None:
+        if client.raw is not None:  # put() writes; nothing to do but wait for the end
+            await asyncio.Event().wait()
         while True:
             text = await client.queue.get()
             await client.ws.send_text(text)

@@ -237,6 +237,11 @@ class MarketData:
         series = self._markets[symbol].series[interval]
         return series.query(start_ms, end_ms, limit, now_ms, fill)
 
+    def now(self, symbol: str, wall_ms: int) -> int:
+        """The time to end a live window at: the wall clock, but never before the market's
+        last event (the sequencer's time does not go back; a host's clock may step back)."""
+        return max(wall_ms, self._markets[symbol].last_ts)
+
     def ticker_24h(self, symbol: str, now_ms: int, window_ms: int = DAY_MS) -> Ticker:
         """Rolling statistics over the window ending at ``now_ms`` (minute-grained).
 

@@ -36,6 +36,16 @@ class SecretBox:
         self._aead = AESGCM(key)
 
     @classmethod
+    def existing(cls, data_dir: Path) -> SecretBox:
+        """The master key a gateway shares with its core; never a new one."""
+        if not os.environ.get("RIALTO_MASTER_KEY") and not (data_dir / MASTER_FILE).exists():
+            raise FileNotFoundError(
+                f"no {data_dir / MASTER_FILE} and no RIALTO_MASTER_KEY: a gateway needs the "
+                "core's master key to check API key signatures"
+            )
+        return cls.for_data_dir(data_dir)
+
+    @classmethod
     def for_data_dir(cls, data_dir: Path) -> SecretBox:
         env = os.environ.get("RIALTO_MASTER_KEY")
         if env:

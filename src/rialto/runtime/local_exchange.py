@@ -74,19 +74,26 @@ async def _prepare(data_dir: Path) -> dict[str, dict[str, Any]]:
     return keys
 
 
-def launch(data_dir: Path, cmd: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def launch(
+    data_dir: Path,
+    cmd: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    log_name: str = "up.log",
+) -> tuple[subprocess.Popen[bytes], str]:
     """Run ``rialto up`` (or ``cmd``) on ``data_dir`` on a free port; wait until it answers."""
-    port = free_port()
-    log = (data_dir / "up.log").open("ab")
+    port = port or free_port()
+    log_path = data_dir / log_name
+    log = log_path.open("ab")
     base = cmd or [*RIALTO, "up"]
     proc = subprocess.Popen(
         [*base, "--data-dir", str(data_dir), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/v3/ping", timeout=1) as r:
@@ -96,7 +103,7 @@ def launch(data_dir: Path, cmd: list[str] | None = None) -> tuple[subprocess.Pop
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError("rialto up did not start:\n" + (data_dir / "up.log").read_text())
+            raise RuntimeError(f"{' '.join(base[2:])} did not start:\n" + log_path.read_text())
         time.sleep(0.1)
 
 
@@ -110,10 +117,26 @@ def halt(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         proc.wait(5)
 
 
-def start(data_dir: Path) -> Rialto:
+def start(data_dir: Path, up_args: list[str] | None = None) -> Rialto:
     keys = asyncio.run(_prepare(data_dir))
-    proc, url = launch(data_dir)
+    proc, url = launch(data_dir, [*RIALTO, "up", *(up_args or [])])
     return Rialto(url, data_dir, proc, keys)
+
+
+def launch_gateway(
+    core: Rialto,
+    bus: str,
+    db: str,
+    redis: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    extra: list[str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``rialto serve gateway`` in front of ``core`` (its data directory has the master
+    key); it logs to ``gateway-<port>.log`` there."""
+    port = port or free_port()
+    cmd = [*RIALTO, "serve", "gateway", "--nats", bus, "--db", db, "--redis", redis, *(extra or [])]
+    return launch(core.data_dir, cmd, env, port, f"gateway-{port}.log")
 
 
 def stop(r: Rialto) -> None:

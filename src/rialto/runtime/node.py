@@ -28,8 +28,15 @@ from rialto.runtime.snapshots import SnapshotStore
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[list[Outcome]], None]
-# A journal write in flight: its future, the replies it carries, or a snapshot to save after it.
-_Inflight = tuple[asyncio.Future[int], list[tuple[asyncio.Future[Outcome], Outcome]], bytes | None]
+RecordSubscriber = Callable[[int, list[bytes]], None]  # (seq of the last record, records)
+# A journal write in flight: its future, the replies it carries, its journal records, or a
+# snapshot to save after it.
+_Inflight = tuple[
+    asyncio.Future[int],
+    list[tuple[asyncio.Future[Outcome], Outcome]],
+    list[bytes],
+    bytes | None,
+]
 
 
 class RequestError(ValueError):
@@ -66,6 +73,7 @@ class Node:
         self._inflight: asyncio.Queue[_Inflight | None] = asyncio.Queue()
         self._snapshot_waiters: list[asyncio.Future[int]] = []
         self._subscribers: list[Subscriber] = []
+        self._record_subscribers: list[RecordSubscriber] = []
         self._snapshot_seq = exchange.last_seq
         self._failure: BaseException | None = None
         self._closing = False
@@ -114,6 +122,11 @@ class Node:
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every batch of outcomes once it is durable, in order."""
         self._subscribers.append(subscriber)
+
+    def subscribe_records(self, subscriber: RecordSubscriber) -> None:
+        """Call ``subscriber`` with every batch of journal records once durable, in order
+        (before the outcomes' subscribers), to replicate the exchange elsewhere."""
+        self._record_subscribers.append(subscriber)
 
     async def submit(self, request: Request) -> Outcome:
         """Carry out ``request``; return its outcome once it is durable."""
@@ -190,7 +203,7 @@ class Node:
             done.append((fut, outcome))
         if payloads:
             written = asyncio.ensure_future(self.journal.append(payloads))
-            self._inflight.put_nowait((written, done, None))
+            self._inflight.put_nowait((written, done, payloads, None))
 
     def _queue_snapshot(self) -> None:
         seq = self.exchange.last_seq
@@ -198,14 +211,14 @@ class Node:
         state = self.exchange.snapshot()  # a copy taken between batches; written later
         marker: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         marker.set_result(seq)
-        self._inflight.put_nowait((marker, [], state))
+        self._inflight.put_nowait((marker, [], [], state))
 
     async def _release(self) -> None:
         while True:
             item = await self._inflight.get()
             if item is None:
                 return
-            written, done, state = item
+            written, done, records, state = item
             try:
                 last = await written
             except BaseException as exc:
@@ -227,6 +240,11 @@ class Node:
                         w.set_result(last)
                 continue
             self.durable_seq = last
+            for record_sub in self._record_subscribers:
+                try:
+                    record_sub(last, records)
+                except Exception:
+                    log.exception("record subscriber failed")
             outcomes = [o for _, o in done]
             for sub in self._subscribers:
                 try:

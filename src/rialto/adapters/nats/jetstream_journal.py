@@ -316,6 +316,11 @@ class JetStreamJournal:
     def last_seq(self) -> int:
         return self._last_seq
 
+    @property
+    def appended_seq(self) -> int:
+        """The seq of the last record handed to :meth:`append` (durable or not yet)."""
+        return self._assigned
+
     async def append(self, payloads: Sequence[bytes]) -> int:
         self._check_writable()
         if not payloads:
