@@ -52,12 +52,30 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--demo", action="store_true", help="demo markets, users and liquidity")
+    p.add_argument("--db", default=None, help="SQL read model URL (default: SQLite in DIR)")
+    p.add_argument(
+        "--bus", default=None, metavar="NATS_URL",
+        help="publish the journal and take requests for `rialto serve gateway` processes",
+    )  # fmt: skip
+    p.add_argument(
+        "--redis", default=None, metavar="URL",
+        help="keep rate limits, listen keys and sessions in Redis (shared with gateways)",
+    )  # fmt: skip
     p.set_defaults(handler=_cmd_up)
 
     p = sub.add_parser(
         "serve", help="run services as one member of a distributed deployment (NATS JetStream)"
     )
-    p.add_argument("services", nargs="+", choices=["accounts", "matching"], metavar="SERVICE")
+    p.add_argument(
+        "services",
+        nargs="+",
+        choices=["accounts", "matching", "gateway", "marketmaker"],
+        metavar="SERVICE",
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help="marketmaker: its TOML or JSON configuration (docs/marketmaker.md)",
+    )  # fmt: skip
     _data_dir(p)
     p.add_argument(
         "--nats",
@@ -67,6 +85,20 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--member", default=None, help="this member's name (default: host-pid)")
     p.add_argument("--user-shards", type=int, default=None, help="set when creating a cluster")
     p.add_argument("--ttl", type=float, default=2.0, help="lease and heartbeat TTL, seconds")
+    gw = p.add_argument_group(
+        "gateway", "for `rialto serve gateway` (in front of `rialto up --bus`)"
+    )
+    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--port", type=int, default=8000)
+    gw.add_argument("--db", default=None, help="the core's SQL read model URL")
+    gw.add_argument(
+        "--redis", default=os.environ.get("RIALTO_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    gw.add_argument("--reuse-port", action="store_true", help="share the port with other gateways")
+    gw.add_argument(
+        "--trusted-proxies", default=None, metavar="IPS",
+        help="load balancers whose X-Forwarded-For is believed (comma-separated)",
+    )  # fmt: skip
     p.set_defaults(handler=_cmd_serve)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(
@@ -110,6 +142,27 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--amount", required=True)
     p.set_defaults(handler=lambda a: _op(a, {"op": "deposit", **_pick(a, "email asset amount")}))
 
+    fees = sub.add_parser("fees", help="fee tiers").add_subparsers(
+        dest="fees_command", metavar="COMMAND", required=True
+    )
+    p = fees.add_parser("tier", help="create or change a fee tier (rates as decimals: 0.0002)")
+    _data_dir(p)
+    p.add_argument("name")
+    p.add_argument("--maker", required=True, help="maker rate; negative for a rebate")
+    p.add_argument("--taker", required=True, help="taker rate")
+    p.set_defaults(
+        handler=lambda a: _op(
+            a, {"op": "fees.tier", "name": a.name, "maker_fee": a.maker, "taker_fee": a.taker}
+        )
+    )
+    p = fees.add_parser(
+        "assign", help="put a user on a fee tier (--tier '' for the markets' rates)"
+    )
+    _data_dir(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--tier", required=True)
+    p.set_defaults(handler=lambda a: _op(a, {"op": "fees.assign", **_pick(a, "email tier")}))
+
     p = sub.add_parser("balances", help="print a user's balances as JSON")
     _data_dir(p)
     p.add_argument("--email", required=True)
@@ -147,6 +200,22 @@ def _add_runtime_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
                 a, {"op": "markets.status", "symbol": a.symbol, "status": s}
             )
         )
+    p = markets.add_parser(
+        "risk",
+        help="set a market's price band and circuit breaker (0 turns one off; "
+        "options left out are kept; none: show them)",
+    )
+    _data_dir(p)
+    p.add_argument("symbol")
+    p.add_argument("--band-pct", help="refuse orders priced more than this %% from the last trade")
+    p.add_argument("--breaker-pct", help="halt when the price moves more than this %% ...")
+    p.add_argument("--window-s", help="... within this many seconds")
+    p.add_argument("--cool-s", help="for this many seconds (status BREAK), then resume")
+    p.set_defaults(
+        handler=lambda a: _op(
+            a, {"op": "markets.risk", **_pick(a, "symbol band_pct breaker_pct window_s cool_s")}
+        )
+    )
 
 
 def _pick(args: argparse.Namespace, names: str) -> dict[str, Any]:
@@ -203,18 +272,46 @@ def _cmd_markets_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from rialto.runtime.up import up
+    from rialto.runtime.up import Options, up
 
-    return asyncio.run(up(args.data_dir, args.host, args.port, args.demo))
+    opts = Options(args.data_dir, args.host, args.port, args.demo, args.db, args.bus, args.redis)
+    return asyncio.run(up(opts))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from rialto.runtime.serve import serve
 
     services = tuple(dict.fromkeys(args.services))
+    if "marketmaker" in services:
+        if services != ("marketmaker",) or args.config is None:
+            raise ValueError("rialto serve marketmaker --config FILE runs on its own")
+        from rialto.marketmaker.service import main as serve_marketmaker
+
+        return serve_marketmaker(args.config)
+    if "gateway" in services:
+        return _serve_gateway(args, services)
     return asyncio.run(
         serve(services, args.nats, args.data_dir, args.member, args.user_shards, args.ttl)
     )
+
+
+def _serve_gateway(args: argparse.Namespace, services: tuple[str, ...]) -> int:
+    from rialto.runtime.gateway_serve import GatewayOptions, serve_gateway
+
+    if services != ("gateway",):
+        print(
+            "rialto serve: error: a gateway runs alone (one process per gateway)", file=sys.stderr
+        )
+        return 2
+    if args.db is None:
+        print("rialto serve gateway: error: --db (the core's SQL read model) is required",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    opts = GatewayOptions(
+        args.nats, args.db, args.redis, args.data_dir, args.host, args.port, args.reuse_port,
+        args.trusted_proxies,
+    )  # fmt: skip
+    return asyncio.run(serve_gateway(opts))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 import ccxt
 import pytest
 
+from rialto.marketmaker.venue import point_at
 from rialto.runtime.local_exchange import Rialto, start, stop
 
 SYMBOL = "BTC/USDT"
@@ -20,21 +21,6 @@ def rialto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rialto]:
         yield r
     finally:
         stop(r)
-
-
-def point_at(ex: Any, base: str) -> Any:
-    """Every URL under ``urls['api']`` (nested too) to ``base``, keeping its path."""
-
-    def rewrite(node: dict[str, Any]) -> None:
-        for k, v in list(node.items()):
-            if isinstance(v, dict):
-                rewrite(v)
-            elif isinstance(v, str) and "://" in v:
-                rest = v.split("://", 1)[1]
-                node[k] = base + "/" + (rest.split("/", 1)[1] if "/" in rest else "")
-
-    rewrite(ex.urls["api"])
-    return ex
 
 
 def client(r: Rialto, who: str, **config: Any) -> Any:

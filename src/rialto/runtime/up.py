@@ -7,24 +7,22 @@ import contextlib
 import random
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from rialto.api.gateway import Gateway, now_ms
-from rialto.api.rest import create_app
-from rialto.api.server import HttpServer
-from rialto.api.userdata import UserData
-from rialto.api.ws import Hub
+from rialto.adapters.nats.connect import connect
 from rialto.domain import requests as req
 from rialto.domain.instruments import Instrument
-from rialto.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from rialto.domain.users import User
-from rialto.marketdata import MarketData
 from rialto.runtime import admin
+from rialto.runtime.api_host import ApiHost
+from rialto.runtime.breakers import BreakerClock
 from rialto.runtime.keyring import SecretBox
-from rialto.runtime.node import Node, NodeStopped
+from rialto.runtime.node import Node
 from rialto.runtime.projection import SqlFeed
+from rialto.runtime.replication import FeedPublisher
+from rialto.runtime.shared_state import SharedState
 
 DEMO_ASSETS = (("BTC", 8), ("ETH", 18), ("USDT", 6))
 DEMO_MARKETS = (
@@ -37,9 +35,23 @@ MAKER_EMAIL = "marketmaker@rialto.local"
 TAKER_EMAILS = tuple(f"trader{i}@rialto.local" for i in range(1, 4))
 
 
-async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
+@dataclass(frozen=True)
+class Options:
+    """``rialto up``'s settings (see ``rialto up --help``)."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    demo: bool = False
+    db: str | None = None  # the SQL read model; SQLite in the data directory by default
+    bus: str | None = None  # NATS: publish the journal and take requests from gateways
+    redis: str | None = None  # share rate-limit counters, listen keys, sessions
+
+
+async def up(opts: Options) -> int:
+    data_dir = opts.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    feed = SqlFeed(f"sqlite:///{data_dir.resolve() / 'rialto.db'}")
+    feed = SqlFeed(opts.db or f"sqlite:///{data_dir.resolve() / 'rialto.db'}")
     try:
         node = await Node.open(data_dir, emit_after=feed.checkpoint, emit=lambda o: feed.add([o]))
     except BaseException:
@@ -47,60 +59,62 @@ async def up(data_dir: Path, host: str, port: int, demo: bool) -> int:
         raise
     node.subscribe(feed.add)
     feed.start()
-    market = seed_market_data(node)
-    gateway = Gateway(node, feed, market, SecretBox.for_data_dir(data_dir))
-    userdata = UserData(node.exchange, gateway.instrument, now_ms)
-    hub = Hub(
-        market, gateway.instrument, lambda: set(node.exchange.engines), userdata, gateway.keys
-    )
-    node.subscribe(hub.on_outcomes)
-    http = HttpServer(create_app(gateway, hub), host, port)
-    try:
-        await http.start()
-    except BaseException:
-        await node.close()
-        await feed.close()
-        raise
-    server = await admin.serve(node, data_dir)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(hub.run(), name="streams")]
-    try:
-        print(f"rialto: data directory {data_dir.resolve()}, recovered to seq {node.durable_seq}")
-        if demo:
-            await seed_demo(node)
-            tasks.append(asyncio.create_task(demo_liquidity(node, stop)))
-            print(f"rialto: demo login {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")
-        print(
-            f"rialto: running; the Binance-compatible API is at http://{host}:{port}/api/v3 . "
-            "Operator commands: rialto --help. Ctrl-C stops.",
-            flush=True,
-        )
-        await stop.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await http.stop()
-        server.close()
-        await server.wait_closed()
-        (data_dir / admin.SOCKET_NAME).unlink(missing_ok=True)
-        await node.close()
-        await feed.close()
-        print(f"rialto: stopped cleanly at seq {node.exchange.last_seq}", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(feed.close)
+        stack.push_async_callback(node.close)
+        shared = await stack.enter_async_context(SharedState.open(opts.redis))
+        if opts.bus is not None:
+            conn = await connect(opts.bus, name="rialto-core")
+            stack.push_async_callback(conn.close)
+            publisher = FeedPublisher(conn, node)
+            await publisher.start()
+            stack.push_async_callback(publisher.close)
+        api = ApiHost(node, feed, SecretBox.for_data_dir(data_dir), shared, opts.host, opts.port)
+        await api.start()
+        stack.push_async_callback(api.stop)
+        server = await admin.serve(node, data_dir)
+
+        async def close_admin() -> None:
+            server.close()
+            await server.wait_closed()
+            (data_dir / admin.SOCKET_NAME).unlink(missing_ok=True)
+
+        stack.push_async_callback(close_admin)
+        breakers = BreakerClock(node)  # ends circuit-breaker halts on time, through the journal
+        breakers.start()
+        stack.push_async_callback(breakers.close)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            print(
+                f"rialto: data directory {data_dir.resolve()}, recovered to seq {node.durable_seq}"
+            )
+            if opts.bus is not None:
+                print(
+                    f"rialto: journal published on {opts.bus} for gateways (rialto serve gateway)"
+                )
+            if opts.demo:
+                await seed_demo(node)
+                local = "127.0.0.1" if opts.host in ("0.0.0.0", "::", "") else opts.host
+                url = f"http://{local}:{opts.port}"
+                tasks.append(asyncio.create_task(demo_liquidity(node, stop, url)))
+                print(f"rialto: demo login {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")
+            print(
+                f"rialto: running; the trading terminal is at http://{opts.host}:{opts.port}/ , "
+                f"the Binance-compatible API at http://{opts.host}:{opts.port}/api/v3 . "
+                "Operator commands: rialto --help. Ctrl-C stops.",
+                flush=True,
+            )
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"rialto: stopped cleanly at seq {node.exchange.last_seq}", flush=True)
     return 0
-
-
-def seed_market_data(node: Node) -> MarketData:
-    """The market-data read model, seeded with the books as recovered."""
-    market = MarketData()
-    for symbol, engine in node.exchange.engines.items():
-        update_id, bids, asks = engine.depth(None)
-        market.add_market(symbol, update_id, bids, asks, engine.last_price or 0, engine.status)
-    market.last_seq = node.durable_seq
-    return market
 
 
 async def seed_demo(node: Node) -> None:
@@ -129,78 +143,36 @@ async def seed_demo(node: Node) -> None:
             await node.submit(req.Deposit(out.user_id, asset, units))
 
 
-async def demo_liquidity(node: Node, stop: asyncio.Event) -> None:
-    """A simple quoting bot and a few traders so the demo markets move.
+async def demo_liquidity(node: Node, stop: asyncio.Event, url: str) -> None:
+    """The market-making service on the demo markets, as the demo maker through this node's
+    own API, and a few traders (straight to the node) so that the markets move."""
+    from rialto.marketmaker.bot import MarketMaker
+    from rialto.marketmaker.demo import demo_config, maker_key, taker_flow
 
-    The market-making service replaces this with its own strategies.
-    """
-    rng = random.Random()
     ex = node.exchange
-    maker = ex.users.find(MAKER_EMAIL)
-    takers = [u for e in TAKER_EMAILS if (u := ex.users.find(e)) is not None]
-    if maker is None or not takers:
+    takers = [u.user_id for e in TAKER_EMAILS if (u := ex.users.find(e)) is not None]
+    prices = {}
+    for ins, mid in DEMO_MARKETS:
+        last = ex.engines[ins.symbol].last_price
+        prices[ins.symbol] = ins.format_price(last) if last else mid
+    key, secret = await maker_key(node, MAKER_EMAIL)
+    bot = MarketMaker(demo_config(url, key, secret, prices))
+    try:
+        await bot.start()
+    except Exception as exc:  # the demo goes on without liquidity rather than stop
+        print(f"rialto: the demo market maker did not start: {exc!r}", flush=True)
+        await bot.stop()
         return
-    mids = {ins.symbol: ins.price_ticks(mid) for ins, mid in DEMO_MARKETS}
-    for symbol in mids:
-        last = ex.engines[symbol].last_price
-        if last:
-            mids[symbol] = last
-    rounds = 0
+    flow = asyncio.create_task(taker_flow(node, takers, list(prices), stop))
     try:
         while not stop.is_set():
-            for instrument, _ in DEMO_MARKETS:
-                await _quote(node, rng, instrument, mids, maker.user_id, takers)
-            rounds += 1
-            if rounds % 10 == 0:
-                _summary(node)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
-    except NodeStopped:
-        return
-
-
-async def _quote(
-    node: Node,
-    rng: random.Random,
-    ins: Instrument,
-    mids: dict[str, int],
-    maker: int,
-    takers: list[User],
-) -> None:
-    symbol = ins.symbol
-    mid = max(100, mids[symbol] + round(rng.gauss(0, mids[symbol] * 0.0005)))
-    mids[symbol] = mid
-    step = max(1, mid // 4000)
-    lots = max(ins.min_lots, (ins.min_notional_units * 2) // mid + 1)
-    if node.exchange.engines[symbol].open_orders(maker):
-        await node.submit(req.CancelAllOrders(maker, symbol))
-    for i in range(1, 6):
-        for side, price in ((Side.BUY, mid - i * step), (Side.SELL, mid + i * step)):
-            await node.submit(
-                req.NewOrder(
-                    maker,
-                    symbol,
-                    side,
-                    OrderType.LIMIT,
-                    qty=lots * rng.randint(1, 4) * i,
-                    price=price,
-                    stp=SelfTradePrevention.EXPIRE_MAKER,
-                )
-            )
-    for _ in range(rng.randint(0, 2)):
-        taker = rng.choice(takers)
-        side = Side.BUY if rng.random() < 0.5 else Side.SELL
-        await node.submit(
-            req.NewOrder(
-                taker.user_id,
-                symbol,
-                side,
-                OrderType.LIMIT,
-                qty=lots * rng.randint(1, 3),
-                price=mid + 2 * step if side is Side.BUY else mid - 2 * step,
-                tif=TimeInForce.IOC,
-            )
-        )
+                await asyncio.wait_for(stop.wait(), 5.0)
+            _summary(node)
+    finally:
+        flow.cancel()
+        await asyncio.gather(flow, return_exceptions=True)
+        await bot.stop()
 
 
 def _summary(node: Node) -> None:
