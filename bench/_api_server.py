@@ -52,9 +52,7 @@ class Server:
         }
 
     def log(self) -> str:
-        return "".join(
-            p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log"))
-        )
+        return "".join(p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log")))
 
 
 async def _user(node: Node, email: str, funds: dict[str, str], hashed: str) -> dict[str, Any]:
@@ -105,9 +103,7 @@ def start(data_dir: Path, users: int, cmd: list[str] | None = None, gateways: in
         server.gateways.append(g)
         # The port may have answered from an earlier gateway: wait for this one's own word.
         deadline = time.monotonic() + 60
-        while "rialto serve gateway: at seq" not in (
-            data_dir / f"gateway-{i}.log"
-        ).read_text():
+        while "rialto serve gateway: at seq" not in (data_dir / f"gateway-{i}.log").read_text():
             if g.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((data_dir / f"gateway-{i}.log").read_text())
             time.sleep(0.05)
