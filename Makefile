@@ -77,7 +77,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 web: $(WEB_DIST)
 
 $(WEB_STAMP): $(WEB)/package.json $(wildcard $(WEB)/package-lock.json)
-	@command -v npm >/dev/null || { echo "error: npm (Node.js 20+) is needed to build web/" >&2; exit 1; }
+	@if ! command -v npm >/dev/null; then \
+		echo "==> installing Node.js and npm with apt-get (the web terminal's build needs them)"; \
+		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+			|| { echo "error: npm (Node.js 20+) is needed to build web/" >&2; exit 1; }; \
+	fi
 	@echo "==> installing the web terminal's npm packages"
 	@cd $(WEB) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; \
 		else npm install --no-audit --no-fund; fi

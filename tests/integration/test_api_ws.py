@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import random
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -257,3 +260,56 @@ def test_legacy_listen_key_stream(rialto: Rialto) -> None:
     except urllib.error.HTTPError as exc:
         assert json.loads(exc.read())["code"] == -1125
     bob.cancel_all_orders(SYMBOL)
+
+
+def test_a_slow_consumer_is_dropped_and_the_others_get_everything(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A subscriber that stops reading is disconnected (1008) once 16 KiB wait for it; a
+    subscriber that reads gets every trade meanwhile."""
+    os.environ["RIALTO_WS_MAX_BUFFER"] = "16384"
+    try:
+        r = start(tmp_path_factory.mktemp("slow"))
+    finally:
+        del os.environ["RIALTO_WS_MAX_BUFFER"]
+    trades = 400
+    heavy = "/".join(
+        [f"btcusdt@kline_{i}" for i in ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h")]
+        + ["btcusdt@trade", "btcusdt@aggTrade", "btcusdt@depth@100ms", "btcusdt@ticker"]
+    )
+    try:
+        alice, bob = client(r, "alice@api.test"), client(r, "bob@api.test")
+        alice.load_markets()
+        bob.load_markets()
+
+        def cross() -> None:
+            alice.create_order(SYMBOL, "limit", "sell", trades / 1000, 60000)
+            for _ in range(trades):
+                bob.create_order(SYMBOL, "limit", "buy", 0.001, 60000, {"timeInForce": "IOC"})
+
+        async def scenario() -> tuple[int, int | None, str | None]:
+            # websockets stops reading the socket once 16 messages wait unread, and the
+            # kernel holds little for it: a slow reader.
+            host, port = r.url.removeprefix("http://").split(":")
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((host, int(port)))
+            slow = await websockets.connect(ws_url(r, "/ws/" + heavy), max_queue=16, sock=sock)
+            async with websockets.connect(ws_url(r, "/ws/btcusdt@trade")) as fast:
+                driver = asyncio.create_task(asyncio.to_thread(cross))
+                seen = 0
+                while seen < trades:
+                    if (await recv(fast, 20))["e"] == "trade":
+                        seen += 1
+                await driver
+            # Read again: what the server had sent before it gave up, then its close frame.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(slow.recv(), 20)
+            return seen, slow.close_code, slow.close_reason
+
+        seen, code, reason = asyncio.run(scenario())
+        assert seen == trades
+        assert (code, reason) == (1008, "slow consumer")
+    finally:
+        stop(r)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +27,15 @@ from rialto.api.errors import ApiError
 from rialto.api.signing import KeyCheck, check_timestamp, ws_api_payload
 from rialto.api.streams import Stream
 from rialto.api.userdata import UserData
-from rialto.api.wsframes import raw_socket, text_frame
+from rialto.api.wsframes import Flusher, raw_socket, text_frame
 from rialto.domain.exchange import Outcome
 from rialto.domain.instruments import Instrument
 from rialto.marketdata import Candle, DepthUpdate, KlineTick, MarketData, TradeTick
 
 log = logging.getLogger("rialto.ws")
 QUEUE_LIMIT = 2000  # messages a connection may have waiting before it is dropped
-RAW_BUFFER_LIMIT = 1 << 20  # bytes the kernel has not taken yet, for a ready-made-frames connection
+# Bytes the kernel has not taken yet on a ready-made-frames connection before it is dropped.
+RAW_BUFFER_LIMIT = int(os.environ.get("RIALTO_WS_MAX_BUFFER", str(1 << 20)))
 MAX_STREAMS = 1024
 
 
@@ -70,8 +72,9 @@ class Client:
     """One WebSocket connection. Messages go out as ready-made frames when the server
     allows (:mod:`rialto.api.wsframes`), else through a queue and ASGI."""
 
-    def __init__(self, ws: WebSocket, combined: bool) -> None:
+    def __init__(self, ws: WebSocket, combined: bool, flusher: Flusher) -> None:
         self.ws = ws
+        self.flusher = flusher
         self.combined = combined
         self.streams: set[str] = set()
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
@@ -88,7 +91,7 @@ class Client:
         raw = self.raw
         if raw is not None:
             if raw.add(frame or text_frame(text.encode())):
-                asyncio.get_running_loop().call_soon(self._flush)
+                self.flusher.mark(self._flush)
             return
         try:
             self.queue.put_nowait(text)
@@ -124,6 +127,7 @@ class Hub:
         self._klines: dict[tuple[str, str], Candle] = {}
         self.clients = 0
         self.dropped = 0
+        self.flusher = Flusher()
 
     # --- feeding -----------------------------------------------------------
 
@@ -284,7 +288,7 @@ class Hub:
 
     async def serve(self, ws: WebSocket, initial: list[str], combined: bool) -> None:
         await ws.accept()
-        client = Client(ws, combined)
+        client = Client(ws, combined, self.flusher)
         names = [n for n in initial if "@" in n or n.startswith("!")]
         for key in initial:  # a listenKey; anything else (ccxt.pro's /ws/0, /ws/1...) is a name
             user = await self.userdata.listen_key_user(key, _now()) if self.userdata else None
@@ -382,7 +386,7 @@ class WsApi:
 
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
-        client = Client(ws, combined=False)
+        client = Client(ws, False, self.hub.flusher)
         self.hub.clients += 1
         next_id = [0]
 

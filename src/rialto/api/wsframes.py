@@ -14,7 +14,9 @@ callable is bound to (:class:`RawSendCapture` keeps it in the scope). Anywhere e
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,6 +55,11 @@ class RawSocket:
         self.transport: asyncio.WriteTransport = protocol.transport
         self.max_buffer = max_buffer
         self.pending: list[bytes] = []
+        # Cap what the kernel may hold too (no autotuning to megabytes on loopback), so a
+        # reader that stopped is found within about twice ``max_buffer``.
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, max_buffer)
 
     def open(self) -> bool:
         return self.protocol.conn.state is State.OPEN and not self.transport.is_closing()
@@ -71,6 +78,24 @@ class RawSocket:
             return False
         self.transport.write(b"".join(frames))
         return True
+
+
+class Flusher:
+    """Writes the queued frames of every connection that has some, in one callback per
+    turn of the event loop (not one per connection)."""
+
+    def __init__(self) -> None:
+        self._dirty: list[Callable[[], None]] = []
+
+    def mark(self, flush: Callable[[], None]) -> None:
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._run)
+        self._dirty.append(flush)
+
+    def _run(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for flush in dirty:
+            flush()
 
 
 def raw_socket(scope: Scope, max_buffer: int) -> RawSocket | None:
