@@ -22,11 +22,21 @@ from typing import Any
 import orjson
 
 from rialto.adapters.nats.connect import NatsConnection
-from rialto.adapters.nats.inbox import Arrival, InboxSpec, Outbox, read_inbox
+from rialto.adapters.nats.inbox import Arrival, InboxSpec, Outbox, publish_request, read_inbox
 from rialto.adapters.nats.jetstream_journal import JetStreamJournal, StreamSpec
 from rialto.adapters.nats.tasks import cancel_and_wait
+from rialto.domain import requests as req
 from rialto.domain.accounts import AccountsError
-from rialto.domain.shards import AccountsShard, Shard, Step, new_shard, restore_shard
+from rialto.domain.events import MarketStatusChanged
+from rialto.domain.orders import MarketStatus
+from rialto.domain.shards import (
+    AccountsShard,
+    MatchingShard,
+    Shard,
+    Step,
+    new_shard,
+    restore_shard,
+)
 from rialto.runtime.codec import (
     CodecError,
     Input,
@@ -42,6 +52,7 @@ from rialto.runtime.snapshots import SnapshotError, SnapshotStore
 log = logging.getLogger("rialto.shard")
 REPLY_MEMORY_MS = 30_000  # answers a new owner repeats: callers give up sooner than this
 REPLY_MEMORY_COUNT = 200_000
+RESUME_RETRY_S = 0.1  # a resume stamped before the cooling end (clock skew): again this late
 Listener = Callable[[str, list[tuple[Input, Step]]], None]
 # A journal write in flight: its future, the inputs it holds, or a snapshot to save after it.
 _Inflight = tuple["asyncio.Future[int]", list[tuple[Input, Step]], bytes | None]
@@ -85,6 +96,7 @@ class ShardHost:
         self._query_sub: Any = None
         self.caught_up = asyncio.Event()
         self._pending: set[asyncio.Future[Any]] = set()
+        self._breaker: asyncio.Task[None] | None = None  # a market shard's resume timer
 
     # --- lifecycle --------------------------------------------------------
 
@@ -134,6 +146,10 @@ class ShardHost:
         self.role = "owner"
         self._snap_seq = min(self._snap_seq, self.shard.last_seq)
         self._query_sub = await self.conn.nc.subscribe(f"rialto.q.{self.name}", cb=self._query)
+        if isinstance(self.shard, MatchingShard) and self.shard.engine is not None:
+            engine = self.shard.engine
+            if engine.status is MarketStatus.BREAK and engine.halted_until:
+                self._arm_breaker(engine.halted_until)
         self._tasks = [
             asyncio.create_task(self._read_inbox(), name=f"inbox-{self.name}"),
             asyncio.create_task(self._sequence(), name=f"seq-{self.name}"),
@@ -146,12 +162,15 @@ class ShardHost:
         if self._journal is not None:
             self._journal.revoke(reason)
         self._fail(RuntimeError(f"{self.name}: lease lost: {reason}"))
+        if self._breaker is not None:
+            self._breaker.cancel()
 
     async def hand_over(self) -> None:
         """Stop taking inputs, finish what is in flight, and leave the state consistent."""
         if self.role != "owner":
             return
         self.role = "draining"
+        await self._disarm_breaker()
         await cancel_and_wait(t for t in self._tasks if t.get_name().startswith("inbox-"))
         self._wake.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -168,6 +187,7 @@ class ShardHost:
     async def close(self) -> None:
         if self.role == "owner":
             await self.hand_over()
+        await self._disarm_breaker()
         await self._cancel_tasks()
         await self._stop_query()
         await self.outbox.stop()
@@ -293,6 +313,7 @@ class ShardHost:
                 continue
             for i, step in done:
                 self._effects(i, step, self._numbers.pop(i.seq, []), live=True)
+                self._watch_breaker(step)
             if self.listener is not None:
                 try:
                     self.listener(self.name, done)
@@ -313,6 +334,49 @@ class ShardHost:
         cutoff = i.ts - REPLY_MEMORY_MS
         while self._recent and self._recent[0][0] < cutoff:
             self._recent.popleft()
+
+    # --- circuit breaker ----------------------------------------------------
+    # The engine halts a market itself (BREAK until a time) but reads no clock; the owner
+    # puts a ResumeMarket in its own inbox when the cooling period is over, so the resume
+    # is journaled like any input (as runtime/breakers.py does for the embedded node).
+
+    def _watch_breaker(self, step: Step) -> None:
+        for e in step.outcome.events:
+            if type(e) is MarketStatusChanged:
+                if e.status is MarketStatus.BREAK and e.until:
+                    self._arm_breaker(e.until)
+                elif self._breaker is not None:
+                    self._breaker.cancel()
+                    self._breaker = None
+
+    def _arm_breaker(self, until: int) -> None:
+        if self._breaker is not None:
+            self._breaker.cancel()
+        self._breaker = asyncio.create_task(self._resume(until), name=f"breaker-{self.name}")
+
+    async def _disarm_breaker(self) -> None:
+        if self._breaker is not None:
+            await cancel_and_wait([self._breaker])
+            self._breaker = None
+
+    async def _resume(self, until: int) -> None:
+        shard = self.shard
+        assert isinstance(shard, MatchingShard)
+        attempt = 0
+        while self.role == "owner":
+            await asyncio.sleep(max(0.0, (until - self.clock()) / 1000) + RESUME_RETRY_S * attempt)
+            engine = shard.engine
+            if engine is None or engine.status is not MarketStatus.BREAK:
+                return
+            if engine.halted_until != until:
+                return  # halted again, with a timer of its own
+            rid = f"resume-{self.name}-{until}-{attempt}"  # stored once, whoever sends it
+            payload = encode_message(req.ResumeMarket(shard.symbol), 0, rid, "")
+            try:
+                await publish_request(self.conn.js, self.inbox, self.name, rid, payload)
+            except Exception as exc:  # the bus is away for a moment: try again
+                log.debug("%s: resume not sent: %s", self.name, exc)
+            attempt += 1
 
     def _publish(self, subject: str, body: bytes) -> None:
         self._background(self.conn.nc.publish(subject, body))
@@ -351,6 +415,9 @@ class ShardHost:
                     a: [str(v) for v in shard.accounts.balance(user, a)]
                     for a in sorted(shard.accounts.assets)
                 }
+            elif op == "market" and isinstance(shard, MatchingShard) and shard.engine:
+                answer["status"] = shard.engine.status.value
+                answer["halted_until"] = shard.engine.halted_until
             elif op == "totals" and isinstance(shard, AccountsShard):
                 answer["totals"] = {a: str(v) for a, v in shard.accounts.totals().items()}
             else:
