@@ -9,7 +9,7 @@ import ccxt
 import pytest
 
 from rialto.marketmaker.venue import point_at
-from rialto.runtime.local_exchange import Rialto, start, stop
+from rialto.runtime.local_exchange import Rialto, halt, launch, start, stop
 
 SYMBOL = "BTC/USDT"
 
@@ -162,3 +162,25 @@ def test_edit_order_is_cancel_replace(alice: Any) -> None:
     assert "-2022" in str(failed.value) and "Unknown order sent." in str(failed.value)
     assert [o["id"] for o in alice.fetch_open_orders(SYMBOL)] == [edited["id"]]
     alice.cancel_all_orders(SYMBOL)
+
+
+def test_trades_and_candles_survive_a_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    r = start(tmp_path_factory.mktemp("restart"))
+    try:
+        alice, bob = client(r, "alice@api.test"), client(r, "bob@api.test")
+        alice.load_markets()
+        bob.load_markets()
+        for price in (60000, 60100, 59900):
+            alice.create_order(SYMBOL, "limit", "sell", 0.01, price)
+            bob.create_order(SYMBOL, "limit", "buy", 0.01, price)
+        before = (bob.fetch_trades(SYMBOL), bob.fetch_ohlcv(SYMBOL, "1m"), bob.fetch_ticker(SYMBOL))
+        halt(r.proc)
+        r.proc, r.url = launch(r.data_dir)
+        again = client(r, "bob@api.test")
+        again.load_markets()
+        after = (again.fetch_trades(SYMBOL), again.fetch_ohlcv(SYMBOL, "1m"))
+        assert after == before[:2] and len(after[0]) == 3
+        ticker = again.fetch_ticker(SYMBOL)
+        assert (ticker["last"], ticker["baseVolume"]) == (before[2]["last"], 0.03)
+    finally:
+        stop(r)

@@ -8,6 +8,7 @@ engine's (``Feed.apply`` checks it), and the DepthUpdates rebuild the same book.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import pairwise
@@ -565,3 +566,28 @@ def test_time_never_goes_back_within_a_market() -> None:
     f.trade(101, ts=T0)  # stamped earlier: counts at the last trade's time
     assert [t.ts for t in f.md.trades(SYM)] == [T0 + MIN, T0 + MIN]
     assert len(f.md.klines(SYM, "1m")) == 1
+
+
+def test_trades_loaded_after_a_restart_give_the_same_market_data() -> None:
+    """What ``rialto up`` loads from the SQL read model at start-up: the same trades,
+    candles, last trade and ticker as the process that saw them live."""
+    live = Feed()
+    rng = random.Random(3)
+    ts = T0
+    for _ in range(300):
+        ts += rng.choice((0, 0, 700, 20_000, 3 * MIN, HOUR))  # several trades per instant too
+        live.trade(rng.randint(90, 110), rng.randint(1, 5), ts=ts,
+                   taker=rng.choice((BUY, SELL)))  # fmt: skip
+    past = live.md.trades(SYM, 1000)
+    restarted = MarketData()
+    restarted.add_market(SYM)
+    restarted.load_trades(SYM, past)
+    for interval in ("1s", "1m", "15m", "1h", "1d", "1w", "1M"):
+        assert restarted.klines(SYM, interval, limit=1000, now_ms=ts) == live.md.klines(
+            SYM, interval, limit=1000, now_ms=ts
+        ), interval
+    assert restarted.trades(SYM, 1000) == past
+    assert restarted.ticker_24h(SYM, ts) == live.md.ticker_24h(SYM, ts)
+    assert restarted.now(SYM, 0) == ts
+    with pytest.raises(ValueError):
+        restarted.load_trades(SYM, past)  # only into a market without trades

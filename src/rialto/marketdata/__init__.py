@@ -29,7 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -134,6 +134,25 @@ class MarketData:
         m.status = status
         if last_price and not m.last.trade_id:
             m.last = LastTrade(0, last_price, 0, 0)
+
+    def load_trades(self, symbol: str, ticks: Sequence[TradeTick]) -> None:
+        """Take in a market's past trades (oldest first) before any outcome: its trade log,
+        candles and last trade, as they were (e.g. from the SQL read model at start-up)."""
+        m = self._markets[symbol]
+        if len(m.trades):
+            raise ValueError(f"{symbol} already has trades")
+        start = 0
+        for i, t in enumerate(ticks):
+            m.trades.add(t)
+            if i + 1 == len(ticks) or ticks[i + 1].ts != t.ts:  # one fold per instant
+                fills = fills_of(ticks[start : i + 1])
+                for series in m.series.values():
+                    series.add(t.ts, fills)
+                start = i + 1
+        if ticks:
+            final = ticks[-1]
+            m.last = LastTrade(final.trade_id, final.price, final.qty, final.ts)
+            m.last_ts = max(m.last_ts, final.ts)
 
     def apply(self, outcome: Outcome) -> list[Update]:
         """Take in one outcome (the next in seq order); what it changed, for fan-out."""

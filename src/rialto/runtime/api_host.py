@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from rialto.adapters.sql.rows import TradeRow
 from rialto.api.gateway import Gateway, now_ms
 from rialto.api.marketcache import SharedMarket
 from rialto.api.rest import create_app
@@ -20,11 +21,19 @@ from rialto.api.userdata import UserData
 from rialto.api.ws import Hub
 from rialto.api.wsframes import RawSendCapture
 from rialto.domain.exchange import Outcome
-from rialto.marketdata import MarketData
+from rialto.domain.orders import Side
+from rialto.marketdata import MarketData, TradeTick
 from rialto.runtime.core import Core
 from rialto.runtime.keyring import SecretBox
 from rialto.runtime.projection import SqlFeed
 from rialto.runtime.shared_state import SharedState
+
+HISTORY_TRADES = 20_000  # per market, loaded at start: about an hour of the busy demo
+
+
+def trade_tick(r: TradeRow) -> TradeTick:
+    buyer_is_maker = r.taker_side is Side.SELL
+    return TradeTick(r.symbol, r.trade_id, r.price, r.qty, r.ts, buyer_is_maker)
 
 
 class Feeding(Core, Protocol):
@@ -77,6 +86,15 @@ class ApiHost:
         )
         self.http = HttpServer(app, host, port, trusted_proxies, reuse_port)
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def load_history(self, history: SqlFeed, trades: int = HISTORY_TRADES) -> None:
+        """Trades and candles from before this process, from the SQL read model (``rialto
+        up``; a gateway replays the whole feed instead)."""
+        await history.drain()
+        market = self.gateway.market
+        for symbol in market.symbols():
+            rows = await asyncio.to_thread(history.store.latest_trades, symbol, trades)
+            market.load_trades(symbol, [trade_tick(r) for r in rows])
 
     async def start(self) -> None:
         if self.shared_market is not None:  # before serving: REST reads what it publishes

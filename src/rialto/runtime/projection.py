@@ -32,6 +32,10 @@ class SqlFeed:
         self._pending.extend(StreamItem(STREAM, o.seq, o.symbol, o.events) for o in outcomes)
         self._wake.set()
 
+    async def drain(self) -> None:
+        """Project what is queued now (e.g. what recovery emitted), before reading the model."""
+        await self._flush()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="sql-projection")
 

@@ -70,6 +70,7 @@ async def up(opts: Options) -> int:
             await publisher.start()
             stack.push_async_callback(publisher.close)
         api = ApiHost(node, feed, SecretBox.for_data_dir(data_dir), shared, opts.host, opts.port)
+        await api.load_history(feed)
         await api.start()
         stack.push_async_callback(api.stop)
         server = await admin.serve(node, data_dir)

@@ -159,6 +159,13 @@ class SqlStore:
         rows = self._read(query.order_by(t.c.trade_id.desc()).limit(_limit(limit)))
         return [_trade(r) for r in reversed(rows)]
 
+    def latest_trades(self, symbol: str, count: int) -> list[TradeRow]:
+        """The newest ``count`` trades of a symbol, oldest first (to seed market data after a
+        restart; no API limit applies)."""
+        t = schema.trades
+        query = select(t).where(t.c.symbol == symbol).order_by(t.c.trade_id.desc()).limit(count)
+        return [_trade(r) for r in reversed(self._read(query))]
+
     def user_trades(
         self, user_id: int, symbol: str | None = None, from_id: int = 0, limit: int = 500
     ) -> list[TradeRow]:
