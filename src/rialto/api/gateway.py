@@ -97,7 +97,7 @@ class Gateway:
             raise errors.invalid_symbol()
         return engine
 
-    def exchange_info(self, p: Params) -> dict[str, Any]:
+    def exchange_info(self, p: Params, rate_limits: list[dict[str, object]]) -> dict[str, Any]:
         ex = self.node.exchange
         wanted = p.symbols() or ([p.need("symbol")] if p.get("symbol") else sorted(ex.engines))
         assets = ex.accounts[0].assets
@@ -117,7 +117,7 @@ class Gateway:
         return {
             "timezone": "UTC",
             "serverTime": now_ms(),
-            "rateLimits": views.RATE_LIMITS,
+            "rateLimits": rate_limits,
             "exchangeFilters": [],
             "symbols": symbols,
         }

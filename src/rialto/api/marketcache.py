@@ -37,22 +37,28 @@ class MarketCache(Protocol):
     async def get(self, symbol: str) -> bytes | None: ...
 
 
-def snapshot(market: MarketData, ins: Instrument, now_ms: int) -> dict[str, Any]:
+TICKER_KINDS = ("ticker", "book", "price")
+
+
+def ticker_view(market: MarketData, ins: Instrument, kind: str, now_ms: int) -> dict[str, Any]:
+    """One of a market's ticker answers: ``ticker`` (24h), ``book`` or ``price``."""
     symbol = ins.symbol
-    update_id, bids, asks = market.depth(symbol, LEVELS)
-    book = market.book_ticker(symbol)
-    return {
-        "depth": {
-            "lastUpdateId": update_id,
-            "bids": views.levels(ins, bids),
-            "asks": views.levels(ins, asks),
-        },
-        "ticker": views.ticker_24h(
-            ins, market.ticker_24h(symbol, market.now(symbol, now_ms)), book
-        ),
-        "book": views.book_ticker(ins, book),
-        "price": {"symbol": symbol, "price": views.price(ins, market.last_price(symbol))},
+    if kind == "ticker":
+        t = market.ticker_24h(symbol, market.now(symbol, now_ms))
+        return views.ticker_24h(ins, t, market.book_ticker(symbol))
+    if kind == "book":
+        return views.book_ticker(ins, market.book_ticker(symbol))
+    return {"symbol": symbol, "price": views.price(ins, market.last_price(symbol))}
+
+
+def snapshot(market: MarketData, ins: Instrument, now_ms: int) -> dict[str, Any]:
+    update_id, bids, asks = market.depth(ins.symbol, LEVELS)
+    depth = {
+        "lastUpdateId": update_id,
+        "bids": views.levels(ins, bids),
+        "asks": views.levels(ins, asks),
     }
+    return {"depth": depth} | {k: ticker_view(market, ins, k, now_ms) for k in TICKER_KINDS}
 
 
 class SharedMarket:

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket
 from rialto.api import errors, openapi, views, webapp
 from rialto.api.errors import ApiError
 from rialto.api.gateway import Gateway, now_ms
-from rialto.api.marketcache import LEVELS, SharedMarket
+from rialto.api.marketcache import LEVELS, SharedMarket, ticker_view
 from rialto.api.params import Params
 from rialto.api.people import People
 from rialto.api.ratelimit import ORDER_COUNT_HEADER, Limits, MemoryStore
@@ -149,7 +149,7 @@ class Api:
         return {"serverTime": now_ms()}
 
     async def exchange_info(self, request: Request, p: Params) -> Any:
-        return self.g.exchange_info(p) | {"rateLimits": self._rate_limits}
+        return self.g.exchange_info(p, self._rate_limits)
 
     async def _shared(self, symbol: str) -> dict[str, Any] | None:
         """The shared snapshot of ``symbol`` (gateway mode), else None: answer locally."""
@@ -225,13 +225,7 @@ class Api:
             if snap is not None:
                 out.append(snap[kind])
                 continue
-            ins, m = self.g.instrument(s), self.g.market
-            if kind == "ticker":
-                out.append(views.ticker_24h(ins, m.ticker_24h(s, m.now(s, now)), m.book_ticker(s)))
-            elif kind == "price":
-                out.append({"symbol": s, "price": views.price(ins, m.last_price(s))})
-            else:
-                out.append(views.book_ticker(ins, m.book_ticker(s)))
+            out.append(ticker_view(self.g.market, self.g.instrument(s), kind, now))
         return out[0] if single else out
 
     async def ticker_24h(self, request: Request, p: Params) -> Any:
